@@ -1,1 +1,3 @@
-"""RouteIQ sidecar."""
+"""RouteIQ: a standalone routing-decision sidecar for LLM gateways."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from routeiq_sidecar.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""Builds the engine and serves REST + gRPC in one process and one event loop.
+
+``Sidecar`` is usable from tests (``await sidecar.start()`` on port 0, read ``http_port`` /
+``grpc_port``, ``await sidecar.stop()``) and from ``serve`` (signals, drain, reload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from pathlib import Path
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health_pb2
+
+from routeiq_sidecar.api.grpc import SERVICE_NAME, build_grpc_server
+from routeiq_sidecar.api.rest import build_rest_app
+from routeiq_sidecar.bundle.default import ensure_default_bundle
+from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
+from routeiq_sidecar.config import Settings
+from routeiq_sidecar.engine.catalogue import load_catalogue
+from routeiq_sidecar.engine.engine import Engine
+from routeiq_sidecar.errors import RouteIQError
+from routeiq_sidecar.runtime import Runtime
+
+log = logging.getLogger("routeiq.app")
+
+
+def bundle_path(settings: Settings) -> Path:
+    return settings.bundle if settings.bundle is not None else ensure_default_bundle(settings.home)
+
+
+def load_from_settings(settings: Settings) -> LoadedBundle:
+    return load_bundle(
+        bundle_path(settings),
+        precision=settings.encoder_precision,
+        threads=settings.intra_op_threads,
+    )
+
+
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _fmt(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Sidecar:
+    def __init__(self, settings: Settings, bundle: LoadedBundle | None = None) -> None:
+        self.settings = settings
+        self._bundle = bundle
+        self.http_port = 0
+        self.grpc_port = 0
+        self.runtime: Runtime | None = None
+        self._uvicorn: uvicorn.Server | None = None
+        self._uvicorn_task: asyncio.Task[None] | None = None
+        self._grpc: grpc.aio.Server | None = None
+        self._health = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def engine(self) -> Engine:
+        assert self.runtime is not None
+        return self.runtime.engine
+
+    async def start(self, *, reuse_port: bool = False) -> None:
+        s = self.settings
+        bundle = self._bundle or await asyncio.to_thread(load_from_settings, s)
+        catalogue = load_catalogue(s.catalogue)
+        self.runtime = Runtime(Engine(s, bundle, catalogue))
+        self.engine.loaded.batcher.start()
+
+        sock = bind_socket(s.http_host, s.http_port, reuse_port=reuse_port)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            build_rest_app(self.runtime), log_config=None, lifespan="off", access_log=False,
+            timeout_graceful_shutdown=int(s.drain_grace_s) or None,
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
+        while not self._uvicorn.started:
+            if self._uvicorn_task.done():
+                self._uvicorn_task.result()
+                raise RuntimeError("the HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+
+        self._grpc, self._health = build_grpc_server(
+            self.runtime, s.max_body_bytes, reuse_port=reuse_port
+        )
+        self.grpc_port = self._grpc.add_insecure_port(_fmt(s.grpc_host, s.grpc_port))
+        if self.grpc_port == 0:
+            raise RuntimeError(f"cannot bind gRPC to {_fmt(s.grpc_host, s.grpc_port)}")
+        await self._grpc.start()
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "listening http=%s grpc=%s bundle=%s version=%s",
+            _fmt(s.http_host, self.http_port), _fmt(s.grpc_host, self.grpc_port),
+            bundle.name, bundle.version,
+        )
+
+    async def reload(self) -> bool:
+        """Verify and load the configured bundle again; keep the old one on any failure."""
+        try:
+            bundle = await asyncio.to_thread(load_from_settings, self.settings)
+            catalogue = load_catalogue(self.settings.catalogue)
+        except RouteIQError as err:
+            log.error("reload refused, still serving the old bundle: %s", err)
+            return False
+        await self.engine.swap(bundle, catalogue)
+        log.info("reloaded bundle %s version %s", bundle.name, bundle.version)
+        return True
+
+    async def stop(self) -> None:
+        """Drain: health turns NOT_SERVING at once, in-flight requests finish, then exit."""
+        if self.runtime is None or self._stopped.is_set():
+            return
+        self.runtime.draining = True
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        grace = self.settings.drain_grace_s
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+        if self._uvicorn is not None and self._uvicorn_task is not None:
+            self._uvicorn.should_exit = True
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._uvicorn_task), grace + 1)
+        await self.engine.close()
+        self._stopped.set()
+        log.info("stopped")
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+
+async def run_forever(settings: Settings, *, reuse_port: bool = False) -> None:
+    sidecar = Sidecar(settings)
+    await sidecar.start(reuse_port=reuse_port)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(sidecar.stop()))
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(sidecar.reload()))
+    await sidecar.wait_stopped()

@@ -1,0 +1,100 @@
+"""Build a bundle folder: encoder (fp32 + int8), tokenizer, centroid head, manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routeiq_sidecar import __version__
+from routeiq_sidecar.bundle import manifest as mf
+from routeiq_sidecar.bundle.minilm import export_minilm, export_tiny_random
+from routeiq_sidecar.bundle.prototypes import Prototypes, load_prototypes
+from routeiq_sidecar.engine.encoder import Encoder
+from routeiq_sidecar.engine.signals import CentroidClassifier, centroids_from, order_tiers
+from routeiq_sidecar.engine.tokenizer import BatchTokenizer
+from routeiq_sidecar.progress import progress
+
+CENTROIDS_FILE = "centroids.npz"
+CENTROID_TEMPERATURE = 0.05
+ENCODERS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "minilm": export_minilm,
+    "tiny-random": export_tiny_random,
+}
+
+
+def encoder_for(folder: Path, enc: dict[str, Any], precision: str, threads: int) -> Encoder:
+    tok = BatchTokenizer(folder / enc["tokenizer"], int(enc["max_seq_length"]))
+    name = enc["encoder_int8"] if precision == "int8" else enc["encoder"]
+    return Encoder(folder / name, tok, threads)
+
+
+def embed_texts(encoder: Encoder, texts: list[str], batch: int = 32, desc: str = "") -> np.ndarray:
+    out = []
+    for i in progress(range(0, len(texts), batch), desc=desc, unit="batch"):
+        out.append(encoder.encode(texts[i : i + batch]).vectors)
+    return np.concatenate(out) if out else np.zeros((0, encoder.dim), np.float32)
+
+
+def build_centroids(encoder: Encoder, protos: Prototypes) -> CentroidClassifier:
+    texts = [t for group in (protos.categories, protos.tiers) for ps in group.values() for t in ps]
+    vecs = embed_texts(encoder, texts, desc="prototype prompts")
+    it = iter(vecs)
+    by_cat = {k: np.stack([next(it) for _ in v]) for k, v in protos.categories.items()}
+    by_tier = {k: np.stack([next(it) for _ in v]) for k, v in protos.tiers.items()}
+    cats, cat_c = centroids_from(by_cat)
+    tier_names = order_tiers(tuple(by_tier))
+    _, tier_c = centroids_from({t: by_tier[t] for t in tier_names})
+    return CentroidClassifier(cats, cat_c, tier_names, tier_c, CENTROID_TEMPERATURE)
+
+
+def build_bundle(
+    out: Path,
+    *,
+    encoder: str = "minilm",
+    name: str = "routeiq-default",
+    threads: int = 0,
+    extra_meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a complete, verified bundle to ``out`` (built in a temp folder, then moved)."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, not {encoder!r}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent))
+    try:
+        enc = ENCODERS[encoder](tmp)
+        protos = load_prototypes()
+        clf = build_centroids(encoder_for(tmp, enc, "fp32", threads), protos)
+        clf.save(tmp / CENTROIDS_FILE)
+        meta = {
+            "name": name,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "builder": f"routeiq-sidecar {__version__}",
+            "encoder": enc,
+            "default_strategy": "centroid",
+            "heads": {
+                "centroid": {
+                    "file": CENTROIDS_FILE,
+                    "categories": list(clf.categories),
+                    "tiers": list(clf.tiers),
+                    "prototypes_digest": protos.digest,
+                    "temperature": CENTROID_TEMPERATURE,
+                }
+            },
+            **(extra_meta or {}),
+        }
+        manifest = mf.write_manifest(tmp, meta)
+        mf.verify(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+        return manifest
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

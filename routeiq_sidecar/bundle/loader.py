@@ -1,0 +1,59 @@
+"""Load a verified bundle into memory: encoder session, tokenizer, heads, strategies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from routeiq_sidecar.bundle import manifest as mf
+from routeiq_sidecar.bundle.build import encoder_for
+from routeiq_sidecar.engine.encoder import Encoder
+from routeiq_sidecar.engine.signals import CentroidClassifier
+from routeiq_sidecar.errors import BundleError
+
+
+@dataclass
+class LoadedBundle:
+    path: Path
+    manifest: dict[str, Any]
+    encoder: Encoder
+    classifier: CentroidClassifier
+    extras: dict[str, Any] = field(default_factory=dict)  # heads loaded by strategies
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def default_strategy(self) -> str:
+        return str(self.manifest.get("default_strategy", "centroid"))
+
+    def head(self, name: str) -> dict[str, Any] | None:
+        heads = self.manifest.get("heads", {})
+        h = heads.get(name) if isinstance(heads, dict) else None
+        return h if isinstance(h, dict) else None
+
+
+def load_bundle(path: Path, *, precision: str = "fp32", threads: int = 0) -> LoadedBundle:
+    """Verify every hash, then load; any failure is a BundleError naming the bundle and cause."""
+    path = Path(path).resolve()
+    manifest = mf.verify(path)
+    enc = manifest["encoder"]
+    centroid = (manifest.get("heads") or {}).get("centroid")
+    if not isinstance(enc, dict) or not centroid:
+        raise BundleError(f"bundle {path}: manifest lacks the encoder or the centroid head")
+    try:
+        encoder = encoder_for(path, enc, precision, threads)
+        classifier = CentroidClassifier.load(path / centroid["file"])
+    except BundleError:
+        raise
+    except Exception as exc:  # onnxruntime / numpy errors on a broken file
+        raise BundleError(f"bundle {path}: cannot load ({type(exc).__name__}: {exc})") from None
+    if classifier.category_centroids.shape[1] != encoder.dim:
+        raise BundleError(f"bundle {path}: centroid width does not match the encoder's")
+    return LoadedBundle(path, manifest, encoder, classifier)

@@ -1,0 +1,218 @@
+"""The ``routeiq-sidecar`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from routeiq_sidecar import __version__
+from routeiq_sidecar.config import ConfigError, Settings, load_settings
+from routeiq_sidecar.errors import RouteIQError
+
+Handler = Callable[[argparse.Namespace], int]
+
+# flag name -> settings field, shared by the commands that take them
+SERVE_FLAGS: dict[str, tuple[str, type]] = {
+    "--http-host": ("http_host", str),
+    "--http-port": ("http_port", int),
+    "--grpc-host": ("grpc_host", str),
+    "--grpc-port": ("grpc_port", int),
+    "--bundle": ("bundle", Path),
+    "--workers": ("workers", int),
+    "--catalogue": ("catalogue", Path),
+    "--home": ("home", Path),
+    "--log-level": ("log_level", str),
+    "--encoder-precision": ("encoder_precision", str),
+    "--strategy": ("default_strategy", str),
+}
+
+
+def _add_setting_flags(p: argparse.ArgumentParser, names: tuple[str, ...] = tuple(SERVE_FLAGS)) -> None:
+    p.add_argument("--config", type=Path, help="YAML settings file (flags override it)")
+    for flag in names:
+        field, typ = SERVE_FLAGS[flag]
+        desc = Settings.model_fields[field].description or ""
+        p.add_argument(flag, dest=field, type=typ, default=None, help=f"{desc} [ROUTEIQ_{field.upper()}]")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {f: getattr(args, f, None) for f, _ in SERVE_FLAGS.values()}
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+# --- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    from routeiq_sidecar.app import run_forever
+    from routeiq_sidecar.telemetry.logs import setup_logging
+    from routeiq_sidecar.workers import run_workers
+
+    s = settings_from(args)
+    setup_logging(s.log_level)
+    if s.workers > 1:
+        return run_workers(s)
+    asyncio.run(run_forever(s))
+    return 0
+
+
+# --- bundle
+def cmd_bundle_build(args: argparse.Namespace) -> int:
+    from routeiq_sidecar.bundle.build import build_bundle
+    from routeiq_sidecar.bundle.default import ensure_default_bundle
+
+    t0 = time.perf_counter()
+    if args.out is None:
+        s = settings_from(args)
+        path = ensure_default_bundle(s.home)
+        from routeiq_sidecar.bundle.manifest import verify
+
+        manifest = verify(path)
+    else:
+        path = args.out
+        manifest = build_bundle(path, encoder=args.encoder, name=args.name)
+    print(json.dumps({"bundle": str(path), "name": manifest["name"], "version": manifest["version"],
+                      "files": len(manifest["files"]),
+                      "seconds": round(time.perf_counter() - t0, 2)}, indent=2))
+    return 0
+
+
+def cmd_bundle_verify(args: argparse.Namespace) -> int:
+    from routeiq_sidecar.bundle.manifest import verify
+
+    manifest = verify(args.path)
+    print(json.dumps({"bundle": str(args.path), "ok": True, "name": manifest["name"],
+                      "version": manifest["version"], "files": len(manifest["files"])}, indent=2))
+    return 0
+
+
+# --- route
+def parse_candidates(specs: list[str], blob: str | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if blob:
+        text = Path(blob[1:]).read_text() if blob.startswith("@") else blob
+        raw = yaml.safe_load(text)
+        if isinstance(raw, dict) and "candidates" in raw:
+            raw = raw["candidates"]
+        if not isinstance(raw, list):
+            raise ValueError("--candidates must be a JSON/YAML list of candidates (or @file)")
+        out.extend(raw)
+    for spec in specs:
+        cid, _, rest = spec.partition("=")
+        parts = rest.rsplit(":", 2) if rest.count(":") >= 2 else [rest]
+        item: dict[str, Any] = {"id": cid, "model": parts[0] or cid}
+        if len(parts) == 3:
+            item["input_cost_per_mtok"], item["output_cost_per_mtok"] = float(parts[1]), float(parts[2])
+        out.append(item)
+    return out
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from routeiq_sidecar.api import convert
+    from routeiq_sidecar.app import load_from_settings
+    from routeiq_sidecar.engine.catalogue import candidate_from_mapping, load_catalogue
+    from routeiq_sidecar.engine.engine import Engine
+    from routeiq_sidecar.engine.types import RouteInput
+
+    s = settings_from(args)
+    raw = parse_candidates(args.candidate or [], args.candidates)
+    cands = tuple(candidate_from_mapping(c, f"candidates[{i}]") for i, c in enumerate(raw))
+
+    async def run() -> dict[str, Any]:
+        engine = Engine(s, load_from_settings(s), load_catalogue(s.catalogue))
+        try:
+            d = await engine.route(RouteInput(
+                request_id="cli", model_group=args.model_group, prompt=args.prompt,
+                candidates=cands, profile=args.profile or "", strategy=args.use_strategy or "",
+            ))
+        finally:
+            await engine.close()
+        return convert.to_json_dict(convert.route_out(d))
+
+    print(json.dumps(asyncio.run(run()), indent=2))
+    return 0
+
+
+# --- config
+def settings_table() -> str:
+    rows = ["| setting | environment | default | description |", "|---|---|---|---|"]
+    for name, f in Settings.model_fields.items():
+        default = "cache dir (platformdirs)" if name == "home" else f.default
+        default = "" if default is None else default
+        rows.append(f"| `{name}` | `ROUTEIQ_{name.upper()}` | `{default}` | {f.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(settings_table())
+        return 0
+    print(json.dumps(settings_from(args).summary(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="routeiq-sidecar",
+        description="RouteIQ: a routing-decision sidecar for LLM gateways (REST + gRPC).",
+    )
+    p.add_argument("--version", action="version", version=f"routeiq-sidecar {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
+
+    serve = sub.add_parser("serve", help="run the sidecar (REST + gRPC)")
+    _add_setting_flags(serve)
+    serve.set_defaults(fn=cmd_serve)
+
+    bundle = sub.add_parser("bundle", help="build or verify model bundles")
+    bsub = bundle.add_subparsers(dest="bundle_command", required=True, metavar="action")
+    build = bsub.add_parser("build", help="build a bundle (no --out: the cached default bundle)")
+    build.add_argument("--out", type=Path, default=None, help="target folder")
+    build.add_argument("--encoder", default="minilm", choices=["minilm", "tiny-random"],
+                       help="encoder to export (tiny-random: for tests)")
+    build.add_argument("--name", default="routeiq-default", help="bundle name")
+    _add_setting_flags(build, ("--home",))
+    build.set_defaults(fn=cmd_bundle_build)
+    verify = bsub.add_parser("verify", help="check a bundle against its manifest")
+    verify.add_argument("path", type=Path)
+    verify.set_defaults(fn=cmd_bundle_verify)
+
+    route = sub.add_parser("route", help="make one decision in-process and print it")
+    route.add_argument("prompt")
+    route.add_argument("--candidate", action="append", metavar="ID=MODEL[:IN:OUT]",
+                       help="a candidate with prices per million tokens (repeatable)")
+    route.add_argument("--candidates", metavar="JSON|@FILE", help="a JSON/YAML list of candidates")
+    route.add_argument("--model-group", default="", help="catalogue group when no candidates")
+    route.add_argument("--profile", default=None, help="auto, eco, premium, free, reasoning")
+    route.add_argument("--use-strategy", default=None, help="strategy for this decision")
+    _add_setting_flags(route, ("--bundle", "--catalogue", "--home", "--encoder-precision"))
+    route.set_defaults(fn=cmd_route)
+
+    config = sub.add_parser("config", help="print the effective settings")
+    config.add_argument("--markdown", action="store_true", help="print the settings table (README)")
+    _add_setting_flags(config)
+    config.set_defaults(fn=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except ConfigError as err:
+        print(f"routeiq-sidecar: {err}", file=sys.stderr)
+        return 2
+    except (RouteIQError, ValueError, OSError) as err:
+        print(f"routeiq-sidecar: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The one typed settings object: ROUTEIQ_* environment, an optional YAML file, then flags.
+
+Read once at start (``load_settings``) and passed down; no module reads the environment itself.
+Precedence, highest first: command-line flags, environment, YAML file, defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_cache_dir
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "ROUTEIQ_"
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class ConfigError(Exception):
+    """Invalid settings: the message names the key and the value."""
+
+
+def _default_home() -> Path:
+    return Path(user_cache_dir("routeiq"))
+
+
+class Settings(BaseSettings):
+    """Every setting of the sidecar. Field descriptions feed the README's settings table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    # --- network
+    http_host: str = Field("127.0.0.1", description="REST listen address.")
+    http_port: int = Field(8080, ge=0, le=65535, description="REST port (0 picks a free port).")
+    grpc_host: str = Field("127.0.0.1", description="gRPC listen address.")
+    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 picks a free port).")
+    workers: int = Field(1, ge=1, le=64, description="Processes sharing the ports.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level of the JSON logs."
+    )
+
+    drain_grace_s: float = Field(
+        10.0, ge=0, le=600, description="On SIGTERM, longest wait for in-flight requests."
+    )
+
+    # --- model bundle
+    bundle: Path | None = Field(
+        None, description="Bundle folder; unset = the embedded default bundle (built once)."
+    )
+    home: Path = Field(
+        default_factory=_default_home, description="Cache folder (default bundle lives here)."
+    )
+    catalogue: Path | None = Field(
+        None, description="YAML catalogue of candidates per model group (server-side candidates)."
+    )
+    encoder_precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="Which encoder of the bundle runs."
+    )
+    intra_op_threads: int = Field(
+        0, ge=0, le=256, description="onnxruntime intra-op threads (0 = cores / workers)."
+    )
+    max_seq_length: int = Field(
+        256, ge=8, le=512, description="Tokens kept per prompt (longer text is truncated)."
+    )
+
+    # --- decisions
+    default_strategy: str = Field(
+        "", description="Strategy when a request names none (empty = the bundle's default)."
+    )
+    default_profile: Literal["auto", "eco", "premium", "free", "reasoning"] = Field(
+        "auto", description="Profile when a request names none."
+    )
+    assumed_output_tokens: int = Field(
+        300, ge=0, description="Output tokens assumed when estimating a request's cost."
+    )
+
+    # --- batching
+    max_batch_size: int = Field(32, ge=1, le=512, description="Most prompts in one encoder call.")
+    batch_wait_us: int = Field(
+        500, ge=0, le=100_000, description="Longest wait for a batch to fill (microseconds)."
+    )
+
+    embed_cache_size: int = Field(
+        4096, ge=0, description="Embeddings kept in the LRU cache (0 = off)."
+    )
+
+    # --- limits
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest REST body accepted (413 beyond)."
+    )
+    max_messages: int = Field(1000, ge=1, description="Most messages in one request.")
+    max_candidates: int = Field(256, ge=1, description="Most candidates in one request.")
+    max_text_chars: int = Field(
+        400_000, ge=1, description="Most characters of message text in one request."
+    )
+
+    # --- state
+    redis_url: str | None = Field(None, description="Redis URL for shared state; unset = memory.")
+    decision_ttl_s: int = Field(
+        3600, ge=1, description="How long a decision can receive feedback (seconds)."
+    )
+    decision_log_size: int = Field(
+        100_000, ge=1, description="Most decisions kept in memory for feedback."
+    )
+
+    @field_validator("http_host", "grpc_host")
+    @classmethod
+    def _host_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> Settings:
+        if self.http_port and self.http_port == self.grpc_port and self.http_host == self.grpc_host:
+            raise ValueError("http_port and grpc_port must differ")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_file = _YAML_FILE.get("path")
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    def summary(self) -> dict[str, str]:
+        """Non-secret settings as strings (GetInfo, `config`)."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if name == "redis_url" and value:
+                value = _redact_url(str(value))
+            out[name] = "" if value is None else str(value)
+        return out
+
+
+_YAML_FILE: dict[str, Path | None] = {"path": None}
+
+
+def _redact_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _format_error(err: ValidationError, env: dict[str, str], overrides: dict[str, Any]) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "settings"
+        env_key = ENV_PREFIX + key.upper()
+        if key in overrides:
+            where, value = f"--{key.replace('_', '-')}", overrides[key]
+        elif env_key in env:
+            where, value = env_key, env[env_key]
+        else:
+            where, value = key, e.get("input")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        lines.append(f"invalid setting {where}={value!r}: {msg}")
+    return "; ".join(lines)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once; raises ConfigError naming the key and value on bad input."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"invalid setting --config={str(config_file)!r}: file not found")
+    _YAML_FILE["path"] = config_file
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, dict(os.environ), overrides)) from None
+    finally:
+        _YAML_FILE["path"] = None

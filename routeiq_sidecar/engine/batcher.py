@@ -1,0 +1,154 @@
+"""Dynamic micro-batching: concurrent prompts share one onnxruntime call, off the event loop.
+
+Callers ``await embed(text)``. A single collector task takes the first waiting prompt, gathers
+more for at most ``wait_us`` (or until ``max_batch``), tokenizes them together, splits them
+into length groups so short prompts do not pad to long ones, and runs each group on one
+worker thread. Results go back to each caller's future; a caller that was cancelled (deadline,
+client gone) before its batch started is dropped; an error fails only its batch's callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from routeiq_sidecar.engine.encoder import Encoder
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vector: np.ndarray
+    tokenize_us: int
+    embed_us: int
+    queue_us: int
+    batch_size: int
+
+
+@dataclass
+class _Job:
+    text: str
+    future: asyncio.Future[Embedded]
+    enqueued_ns: int
+
+
+def length_groups(lengths: list[int], max_waste: float = 0.5, small: int = 16) -> list[list[int]]:
+    """Indices grouped (ascending length) so padding stays under ``max_waste`` of each group."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    total = 0
+    for i in order:
+        n = lengths[i]
+        if cur:
+            padded = n * (len(cur) + 1)
+            if n > small and padded > (1.0 + max_waste) * (total + n):
+                groups.append(cur)
+                cur, total = [], 0
+        cur.append(i)
+        total += n
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+class Batcher:
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        max_batch: int,
+        wait_us: int,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.max_batch = max_batch
+        self.wait_s = wait_us / 1e6
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routeiq-encoder")
+        self._on_batch = on_batch
+
+    def start(self) -> None:
+        if self._task is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.get_running_loop().create_task(self._collect())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize() if self._queue else 0
+
+    async def embed(self, text: str) -> Embedded:
+        self.start()
+        assert self._queue is not None
+        fut: asyncio.Future[Embedded] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(text, fut, time.perf_counter_ns()))
+        return await fut
+
+    async def _collect(self) -> None:
+        assert self._queue is not None
+        q = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await q.get()
+            jobs = [first]
+            deadline = loop.time() + self.wait_s
+            while len(jobs) < self.max_batch:
+                if not q.empty():
+                    jobs.append(q.get_nowait())
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    jobs.append(await asyncio.wait_for(q.get(), remaining))
+                except TimeoutError:
+                    break
+            live = [j for j in jobs if not j.future.done()]
+            if live:
+                await self._run(live)
+
+    async def _run(self, jobs: list[_Job]) -> None:
+        start_ns = time.perf_counter_ns()
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._pool, self._encode, [j.text for j in jobs])
+        except Exception as exc:  # a model error fails this batch only
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(exc)
+            return
+        if self._on_batch:
+            self._on_batch(len(jobs))
+        for j, (vec, tok_us, emb_us) in zip(jobs, results, strict=True):
+            if not j.future.done():
+                queue_us = (start_ns - j.enqueued_ns) // 1000
+                j.future.set_result(Embedded(vec, tok_us, emb_us, queue_us, len(jobs)))
+
+    def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, int, int]]:
+        t0 = time.perf_counter_ns()
+        ids, mask = self.encoder.tokenizer.encode(texts)
+        tok_us = (time.perf_counter_ns() - t0) // 1000
+        lengths = mask.sum(axis=1).tolist()
+        out: list[tuple[np.ndarray, int, int]] = [(np.empty(0), 0, 0)] * len(texts)
+        for group in length_groups(lengths):
+            width = max(lengths[i] for i in group)
+            t1 = time.perf_counter_ns()
+            vecs = self.encoder.run(ids[group, :width], mask[group, :width])
+            emb_us = (time.perf_counter_ns() - t1) // 1000
+            for row, i in enumerate(group):
+                out[i] = (vecs[row], tok_us, emb_us)
+        return out

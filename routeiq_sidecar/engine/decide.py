@@ -1,0 +1,113 @@
+"""The decision rule: hard constraints, then ``utility = quality - lambda * normalized_cost``.
+
+- Constraints first: required capabilities, context length (estimated prompt tokens <=
+  ``max_input_tokens`` when set), ``max_cost_per_mtok`` (on the blended price), profile
+  ``free`` (zero-price candidates only).
+- ``normalized_cost`` = blended price / the most expensive eligible candidate's (0..1).
+- lambda comes from the profile unless the request sets ``quality_cost_tradeoff``.
+- Profile ``reasoning`` adds ``REASONING_BONUS`` to candidates with the ``reasoning``
+  capability when the prompt is complex.
+- Ties (within 1e-9) go to the cheaper candidate, then to the caller's order.
+- No eligible candidate raises NO_ELIGIBLE_CANDIDATE: never a silent pick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from routeiq_sidecar.engine.types import CandidateSpec, Score, Signals
+from routeiq_sidecar.errors import ErrorKind, RouteIQError
+
+PROFILE_LAMBDA = {"premium": 0.02, "auto": 0.15, "reasoning": 0.1, "eco": 0.5, "free": 0.0}
+REASONING_BONUS = 0.1
+TIE_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Constraints:
+    required_capabilities: tuple[str, ...]
+    max_cost_per_mtok: float | None
+    estimated_prompt_tokens: int
+    profile: str
+
+
+def resolve_lambda(profile: str, tradeoff: float | None) -> float:
+    return float(tradeoff) if tradeoff is not None else PROFILE_LAMBDA[profile]
+
+
+def ineligibility(c: CandidateSpec, k: Constraints) -> str:
+    missing = [cap for cap in k.required_capabilities if cap not in c.capabilities]
+    if missing:
+        return f"lacks capability {', '.join(missing)}"
+    if c.max_input_tokens and k.estimated_prompt_tokens > c.max_input_tokens:
+        return (
+            f"prompt of ~{k.estimated_prompt_tokens} tokens exceeds its "
+            f"max_input_tokens {c.max_input_tokens}"
+        )
+    if k.max_cost_per_mtok is not None and c.blended_cost_per_mtok > k.max_cost_per_mtok:
+        return (
+            f"blended price {c.blended_cost_per_mtok:g}/Mtok exceeds max_cost_per_mtok "
+            f"{k.max_cost_per_mtok:g}"
+        )
+    if k.profile == "free" and not c.is_free:
+        return "profile free admits only zero-price candidates"
+    return ""
+
+
+def estimated_cost_usd(c: CandidateSpec, prompt_tokens: int, output_tokens: int) -> float:
+    return (prompt_tokens * c.input_cost_per_mtok + output_tokens * c.output_cost_per_mtok) / 1e6
+
+
+def rank(
+    candidates: tuple[CandidateSpec, ...],
+    quality: np.ndarray,
+    sources: tuple[str, ...],
+    *,
+    constraints: Constraints,
+    lam: float,
+    signals: Signals,
+    output_tokens: int,
+) -> list[Score]:
+    """Every candidate scored, best first; ineligible ones last with their reason."""
+    reasons = [ineligibility(c, constraints) for c in candidates]
+    eligible = [i for i, r in enumerate(reasons) if not r]
+    if not eligible:
+        detail = "; ".join(f"{c.id}: {r}" for c, r in zip(candidates, reasons, strict=True))
+        raise RouteIQError(
+            ErrorKind.NO_ELIGIBLE_CANDIDATE, f"candidates: no eligible candidate ({detail})",
+            field="candidates",
+        )
+    prices = np.asarray([c.blended_cost_per_mtok for c in candidates], dtype=np.float64)
+    top = max(prices[i] for i in eligible)
+    norm = prices / top if top > 0 else np.zeros_like(prices)
+    q = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
+    if constraints.profile == "reasoning" and signals.complexity == "complex":
+        bonus = np.asarray([REASONING_BONUS if "reasoning" in c.capabilities else 0.0
+                            for c in candidates])
+        q = np.minimum(1.0, q + bonus)
+    utility = q - lam * norm
+    scores = [
+        Score(
+            candidate_id=c.id,
+            model=c.model,
+            predicted_quality=round(float(q[i]), 6),
+            estimated_cost=estimated_cost_usd(c, signals.estimated_prompt_tokens, output_tokens),
+            utility=round(float(utility[i]), 6),
+            eligible=not reasons[i],
+            ineligible_reason=reasons[i],
+            quality_source=sources[i],
+        )
+        for i, c in enumerate(candidates)
+    ]
+    order = sorted(
+        range(len(candidates)),
+        key=lambda i: (
+            0 if not reasons[i] else 1,
+            -round(float(utility[i]) / TIE_EPS) * TIE_EPS,
+            prices[i],
+            i,
+        ),
+    )
+    return [scores[i] for i in order]

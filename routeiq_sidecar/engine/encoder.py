@@ -1,0 +1,50 @@
+"""The onnxruntime sentence encoder: tokenize -> run -> (already pooled + normalised) vectors."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from routeiq_sidecar.engine.tokenizer import BatchTokenizer
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    vectors: np.ndarray  # (n, dim) float32, L2-normalised
+    tokenize_us: int
+    embed_us: int
+
+
+def make_session(path: Path, threads: int) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if threads > 0:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+class Encoder:
+    """Synchronous and thread-safe (onnxruntime sessions allow concurrent ``run``)."""
+
+    def __init__(self, onnx_path: Path, tokenizer: BatchTokenizer, threads: int) -> None:
+        self.session = make_session(onnx_path, threads)
+        self.tokenizer = tokenizer
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = self.session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})[0]
+        return np.asarray(out, dtype=np.float32)
+
+    def encode(self, texts: list[str]) -> EncodedBatch:
+        t0 = time.perf_counter_ns()
+        ids, mask = self.tokenizer.encode(texts)
+        t1 = time.perf_counter_ns()
+        vecs = self.run(ids, mask)
+        t2 = time.perf_counter_ns()
+        return EncodedBatch(vecs, (t1 - t0) // 1000, (t2 - t1) // 1000)

@@ -1,0 +1,75 @@
+"""Signals of a prompt from centroids: category, complexity tier and a 0..1 complexity score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from routeiq_sidecar.engine.types import TIERS, Signals
+
+TIER_VALUE = {"simple": 0.0, "medium": 0.5, "complex": 1.0}
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return np.asarray(e / e.sum())
+
+
+@dataclass(frozen=True)
+class CentroidClassifier:
+    categories: tuple[str, ...]
+    category_centroids: np.ndarray  # (C, dim), rows L2-normalised
+    tiers: tuple[str, ...]
+    tier_centroids: np.ndarray  # (T, dim)
+    temperature: float
+
+    @classmethod
+    def load(cls, path: Path) -> CentroidClassifier:
+        with np.load(path, allow_pickle=False) as z:
+            return cls(
+                categories=tuple(str(c) for c in z["categories"]),
+                category_centroids=z["category_centroids"].astype(np.float32),
+                tiers=tuple(str(t) for t in z["tiers"]),
+                tier_centroids=z["tier_centroids"].astype(np.float32),
+                temperature=float(z["temperature"]),
+            )
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            categories=np.asarray(self.categories),
+            category_centroids=self.category_centroids,
+            tiers=np.asarray(self.tiers),
+            tier_centroids=self.tier_centroids,
+            temperature=np.asarray(self.temperature),
+        )
+
+    def classify(self, vec: np.ndarray, estimated_prompt_tokens: int) -> Signals:
+        cat_p = _softmax((self.category_centroids @ vec) / self.temperature)
+        tier_p = _softmax((self.tier_centroids @ vec) / self.temperature)
+        ci = int(cat_p.argmax())
+        score = float(sum(p * TIER_VALUE.get(t, 0.5) for p, t in zip(tier_p, self.tiers, strict=True)))
+        tier = self.tiers[int(tier_p.argmax())]
+        return Signals(
+            category=self.categories[ci],
+            complexity=tier,
+            confidence=float(cat_p[ci]),
+            complexity_score=score,
+            estimated_prompt_tokens=estimated_prompt_tokens,
+            category_scores={c: round(float(p), 4) for c, p in zip(self.categories, cat_p, strict=True)},
+        )
+
+
+def centroids_from(embeddings: dict[str, np.ndarray]) -> tuple[tuple[str, ...], np.ndarray]:
+    names = tuple(embeddings)
+    rows = []
+    for n in names:
+        m = embeddings[n].mean(axis=0)
+        rows.append(m / (np.linalg.norm(m) + 1e-12))
+    return names, np.stack(rows).astype(np.float32)
+
+
+def order_tiers(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(t for t in TIERS if t in names) + tuple(n for n in names if n not in TIERS)

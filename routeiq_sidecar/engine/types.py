@@ -1,0 +1,109 @@
+"""Plain data the engine works on; transports convert to and from these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CAPABILITIES = ("tools", "vision", "json", "reasoning")
+PROFILES = ("auto", "eco", "premium", "free", "reasoning")
+TIERS = ("simple", "medium", "complex")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    id: str
+    model: str
+    input_cost_per_mtok: float = 0.0
+    output_cost_per_mtok: float = 0.0
+    max_input_tokens: int = 0
+    capabilities: tuple[str, ...] = ()
+    quality_prior: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def blended_cost_per_mtok(self) -> float:
+        """Price of a million tokens at a 3:1 input:output mix (the usual blend)."""
+        return (3.0 * self.input_cost_per_mtok + self.output_cost_per_mtok) / 4.0
+
+    @property
+    def is_free(self) -> bool:
+        return self.input_cost_per_mtok == 0.0 and self.output_cost_per_mtok == 0.0
+
+
+@dataclass(frozen=True)
+class RouteInput:
+    request_id: str
+    model_group: str = ""
+    messages: tuple[ChatMessage, ...] = ()
+    prompt: str = ""
+    candidates: tuple[CandidateSpec, ...] = ()
+    profile: str = ""
+    strategy: str = ""
+    session_id: str = ""
+    user_id: str = ""
+    required_capabilities: tuple[str, ...] = ()
+    max_cost_per_mtok: float | None = None
+    quality_cost_tradeoff: float | None = None
+    deadline_ms: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Timings:
+    tokenize_us: int = 0
+    embed_us: int = 0
+    classify_us: int = 0
+    queue_us: int = 0
+    total_us: int = 0
+    batch_size: int = 0
+    cache_hit: bool = False
+
+
+@dataclass(frozen=True)
+class Signals:
+    category: str
+    complexity: str
+    confidence: float
+    complexity_score: float
+    estimated_prompt_tokens: int
+    category_scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Score:
+    candidate_id: str
+    model: str
+    predicted_quality: float
+    estimated_cost: float
+    utility: float
+    eligible: bool
+    ineligible_reason: str = ""
+    quality_source: str = ""
+
+
+@dataclass
+class Decision:
+    decision_id: str
+    request_id: str
+    selected: CandidateSpec
+    ranking: list[Score]
+    strategy: str
+    profile: str
+    lam: float
+    signals: Signals
+    reason: str
+    timings: Timings
+    bundle_version: str
+    degraded: bool = False
+    sticky: bool = False
+    experiment: str = ""
+    arm: str = ""
+    shadow_strategy: str = ""
+    shadow_selected_id: str = ""

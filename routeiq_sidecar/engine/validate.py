@@ -1,0 +1,91 @@
+"""Input checks shared by every transport; each error names the offending field."""
+
+from __future__ import annotations
+
+import math
+
+from routeiq_sidecar.config import Settings
+from routeiq_sidecar.engine.catalogue import Catalogue
+from routeiq_sidecar.engine.types import CAPABILITIES, PROFILES, CandidateSpec, RouteInput
+from routeiq_sidecar.errors import invalid
+
+ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+
+
+def _finite_nonneg(value: float, field: str) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise invalid(field, f"must be a finite number >= 0, got {value!r}")
+
+
+def check_text(inp: RouteInput, s: Settings) -> None:
+    if len(inp.messages) > s.max_messages:
+        raise invalid("messages", f"{len(inp.messages)} messages exceed max_messages {s.max_messages}")
+    total = len(inp.prompt)
+    for i, m in enumerate(inp.messages):
+        if m.role not in ROLES:
+            raise invalid(f"messages[{i}].role", f"unknown role {m.role!r} (one of {sorted(ROLES)})")
+        total += len(m.content)
+    if total > s.max_text_chars:
+        raise invalid("messages", f"{total} characters exceed max_text_chars {s.max_text_chars}")
+    if not inp.prompt.strip() and not any(m.content.strip() for m in inp.messages):
+        raise invalid("messages", "no text to route: send messages with content, or prompt")
+
+
+def check_candidates(cands: tuple[CandidateSpec, ...], s: Settings) -> None:
+    if len(cands) > s.max_candidates:
+        raise invalid("candidates", f"{len(cands)} candidates exceed max_candidates {s.max_candidates}")
+    seen: set[str] = set()
+    for i, c in enumerate(cands):
+        f = f"candidates[{i}]"
+        if not c.id.strip():
+            raise invalid(f"{f}.id", "must not be empty")
+        if c.id in seen:
+            raise invalid(f"{f}.id", f"duplicate candidate id {c.id!r}")
+        seen.add(c.id)
+        _finite_nonneg(c.input_cost_per_mtok, f"{f}.input_cost_per_mtok")
+        _finite_nonneg(c.output_cost_per_mtok, f"{f}.output_cost_per_mtok")
+        if c.max_input_tokens < 0:
+            raise invalid(f"{f}.max_input_tokens", "must be >= 0 (0 = unknown)")
+        bad = [cap for cap in c.capabilities if cap not in CAPABILITIES]
+        if bad:
+            raise invalid(f"{f}.capabilities", f"unknown {bad} (one of {list(CAPABILITIES)})")
+        if c.quality_prior is not None and not (0.0 <= c.quality_prior <= 1.0):
+            raise invalid(f"{f}.quality_prior", f"must be within 0..1, got {c.quality_prior!r}")
+
+
+def resolve_candidates(inp: RouteInput, catalogue: Catalogue, s: Settings) -> tuple[CandidateSpec, ...]:
+    if inp.candidates:
+        cands = tuple(
+            c if c.model.strip() else CandidateSpec(**{**c.__dict__, "model": c.id})
+            for c in inp.candidates
+        )
+        check_candidates(cands, s)
+        return cands
+    found = catalogue.candidates(inp.model_group)
+    if found is None:
+        known = ", ".join(sorted(catalogue.groups)) or "none configured"
+        raise invalid(
+            "model_group",
+            f"unknown model group {inp.model_group!r} and no candidates sent (known groups: {known})",
+        )
+    return found
+
+
+def resolve_profile(inp: RouteInput, s: Settings) -> str:
+    profile = inp.profile or s.default_profile
+    if profile not in PROFILES:
+        raise invalid("profile", f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
+    return profile
+
+
+def check_request(inp: RouteInput, s: Settings) -> None:
+    check_text(inp, s)
+    bad = [c for c in inp.required_capabilities if c not in CAPABILITIES]
+    if bad:
+        raise invalid("required_capabilities", f"unknown {bad} (one of {list(CAPABILITIES)})")
+    if inp.max_cost_per_mtok is not None:
+        _finite_nonneg(inp.max_cost_per_mtok, "max_cost_per_mtok")
+    if inp.quality_cost_tradeoff is not None:
+        _finite_nonneg(inp.quality_cost_tradeoff, "quality_cost_tradeoff")
+    if inp.deadline_ms < 0:
+        raise invalid("deadline_ms", "must be >= 0 (0 = no deadline)")

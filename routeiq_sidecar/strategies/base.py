@@ -1,0 +1,40 @@
+"""The strategy contract: turn a prompt (embedding + signals) into predicted quality per candidate.
+
+A strategy knows nothing of transports or state; the decision rule turns its qualities into a
+choice (see engine/decide.py), as a RouteLLM router turns a score into a choice by threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from routeiq_sidecar.engine.text import SelectedText
+from routeiq_sidecar.engine.types import CandidateSpec, Signals
+
+
+@dataclass(frozen=True)
+class StrategyInput:
+    embedding: np.ndarray  # (dim,) L2-normalised
+    text: SelectedText
+    signals: Signals
+    candidates: tuple[CandidateSpec, ...]
+    priors: np.ndarray  # capability prior per candidate, 0..1 (strategies/priors.py)
+    prior_sources: tuple[str, ...]
+    seed: int  # stable per request (random baseline)
+
+
+@dataclass(frozen=True)
+class QualityEstimate:
+    quality: np.ndarray  # (n_candidates,) 0..1
+    sources: tuple[str, ...]  # where each number came from: head, prior, price, ...
+    cost_aware: bool = True  # False: the rule ignores cost (lambda 0), e.g. `strongest`
+    note: str = ""  # half a sentence for the decision's reason
+
+
+class Strategy(Protocol):
+    name: str
+
+    def predict(self, inp: StrategyInput) -> QualityEstimate: ...

