@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -18,6 +19,10 @@ from routeiq_sidecar.config import ConfigError, Settings, load_settings
 from routeiq_sidecar.errors import RouteIQError
 
 Handler = Callable[[argparse.Namespace], int]
+
+# Modules that add their own subcommands: each has ``register(subparsers) -> None`` and sets
+# ``fn`` (a Handler) on its parsers. Imported lazily when the parser is built.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 # flag name -> settings field, shared by the commands that take them
 SERVE_FLAGS: dict[str, tuple[str, type]] = {
@@ -197,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--markdown", action="store_true", help="print the settings table (README)")
     _add_setting_flags(config)
     config.set_defaults(fn=cmd_config)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return p
 
 
