@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -81,6 +82,7 @@ class Sidecar:
         catalogue = load_catalogue(s.catalogue)
         self.runtime = Runtime(Engine(s, bundle, catalogue))
         self.engine.loaded.batcher.start()
+        await self.engine.warm_up()
 
         sock = bind_socket(s.http_host, s.http_port, reuse_port=reuse_port)
         self.http_port = sock.getsockname()[1]
@@ -124,13 +126,18 @@ class Sidecar:
         log.info("reloaded bundle %s version %s", bundle.name, bundle.version)
         return True
 
+    async def begin_drain(self) -> None:
+        """/readyz and gRPC health turn NOT_SERVING; new requests get 503 / UNAVAILABLE."""
+        if self.runtime is not None:
+            self.runtime.draining = True
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+
     async def stop(self) -> None:
         """Drain: health turns NOT_SERVING at once, in-flight requests finish, then exit."""
         if self.runtime is None or self._stopped.is_set():
             return
-        self.runtime.draining = True
-        if self._health is not None:
-            await self._health.enter_graceful_shutdown()
+        await self.begin_drain()
         grace = self.settings.drain_grace_s
         if self._grpc is not None:
             await self._grpc.stop(grace)
@@ -146,11 +153,23 @@ class Sidecar:
         await self._stopped.wait()
 
 
-async def run_forever(settings: Settings, *, reuse_port: bool = False) -> None:
+async def run_forever(
+    settings: Settings, *, reuse_port: bool = False, on_ready: Callable[[], object] | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT (then drain); SIGHUP reloads the bundle.
+
+    Handlers go in before start-up, so a signal during start-up is not lost."""
     sidecar = Sidecar(settings)
-    await sidecar.start(reuse_port=reuse_port)
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(sidecar.stop()))
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(sidecar.reload()))
-    await sidecar.wait_stopped()
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: asyncio.ensure_future(sidecar.reload()) if sidecar.runtime else None,
+    )
+    await sidecar.start(reuse_port=reuse_port)
+    if on_ready is not None:
+        on_ready()  # `serve --workers`: a worker reports readiness to its parent
+    await stop.wait()
+    await sidecar.stop()

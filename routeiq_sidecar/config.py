@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from platformdirs import user_cache_dir
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -86,7 +87,7 @@ class Settings(BaseSettings):
     # --- batching
     max_batch_size: int = Field(32, ge=1, le=512, description="Most prompts in one encoder call.")
     batch_wait_us: int = Field(
-        500, ge=0, le=100_000, description="Longest wait for a batch to fill (microseconds)."
+        500, ge=0, le=2_000_000, description="Longest wait for a batch to fill (microseconds)."
     )
 
     embed_cache_size: int = Field(
@@ -178,11 +179,27 @@ def _format_error(err: ValidationError, env: dict[str, str], overrides: dict[str
     return "; ".join(lines)
 
 
+def _check_yaml(path: Path) -> None:
+    """A settings file that does not parse, or is not a mapping, is refused by name."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        where = f"--config={str(path)!r}"
+        raise ConfigError(f"invalid setting {where}: not valid YAML ({exc})") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(
+            f"invalid setting --config={str(path)!r}: expected a mapping of settings, "
+            f"not {type(raw).__name__}"
+        )
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings once; raises ConfigError naming the key and value on bad input."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"invalid setting --config={str(config_file)!r}: file not found")
+    if config_file is not None:
+        _check_yaml(config_file)
     _YAML_FILE["path"] = config_file
     try:
         return Settings(**overrides)

@@ -21,23 +21,12 @@ log = logging.getLogger("routeiq.workers")
 
 
 def _worker(settings_json: str, ready: Queue[Any]) -> None:
-    from routeiq_sidecar.app import Sidecar
+    from routeiq_sidecar import app
     from routeiq_sidecar.telemetry.logs import setup_logging
 
     settings = Settings.model_validate_json(settings_json)
     setup_logging(settings.log_level)
-
-    async def main() -> None:
-        sidecar = Sidecar(settings)
-        await sidecar.start(reuse_port=True)
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(sidecar.stop()))
-        loop.add_signal_handler(signal.SIGINT, lambda: None)  # the parent decides
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(sidecar.reload()))
-        ready.put(os.getpid())
-        await sidecar.wait_stopped()
-
-    asyncio.run(main())
+    asyncio.run(app.run_forever(settings, reuse_port=True, on_ready=lambda: ready.put(os.getpid())))
 
 
 def run_workers(settings: Settings) -> int:

@@ -104,6 +104,10 @@ class Engine:
         await asyncio.sleep(0)
         await old.batcher.stop()
 
+    async def warm_up(self) -> None:
+        """One encoder pass at start, so the first caller does not pay session initialisation."""
+        await self.loaded.batcher.embed("warm up")
+
     async def close(self) -> None:
         await self.loaded.batcher.stop()
         await self.store.close()
