@@ -11,12 +11,12 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import uvicorn
-from grpc_health.v1 import health_pb2
+from grpc_health.v1 import health, health_pb2
 
 from routeiq_sidecar.api.grpc import SERVICE_NAME, build_grpc_server
 from routeiq_sidecar.api.rest import build_rest_app
@@ -54,6 +54,14 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
     return sock
 
 
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the sidecar drains both transports itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _fmt(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -68,7 +76,7 @@ class Sidecar:
         self._uvicorn: uvicorn.Server | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
-        self._health = None
+        self._health: health.aio.HealthServicer | None = None
         self._stopped = asyncio.Event()
 
     @property
@@ -78,7 +86,8 @@ class Sidecar:
 
     async def start(self, *, reuse_port: bool = False) -> None:
         s = self.settings
-        bundle = self._bundle or await asyncio.to_thread(load_from_settings, s)
+        bundle: LoadedBundle = self._bundle or await asyncio.to_thread(load_from_settings, s)
+        self._bundle = bundle
         catalogue = load_catalogue(s.catalogue)
         self.runtime = Runtime(Engine(s, bundle, catalogue))
         self.engine.loaded.batcher.start()
@@ -87,11 +96,13 @@ class Sidecar:
         sock = bind_socket(s.http_host, s.http_port, reuse_port=reuse_port)
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            build_rest_app(self.runtime), log_config=None, lifespan="off", access_log=False,
+            build_rest_app(self.runtime),
+            log_config=None,
+            lifespan="off",
+            access_log=False,
             timeout_graceful_shutdown=int(s.drain_grace_s) or None,
         )
-        self._uvicorn = uvicorn.Server(config)
-        self._uvicorn.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._uvicorn = _HttpServer(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
         while not self._uvicorn.started:
             if self._uvicorn_task.done():
@@ -99,19 +110,22 @@ class Sidecar:
                 raise RuntimeError("the HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
 
-        self._grpc, self._health = build_grpc_server(
+        self._grpc, health_servicer = build_grpc_server(
             self.runtime, s.max_body_bytes, reuse_port=reuse_port
         )
+        self._health = health_servicer
         self.grpc_port = self._grpc.add_insecure_port(_fmt(s.grpc_host, s.grpc_port))
         if self.grpc_port == 0:
             raise RuntimeError(f"cannot bind gRPC to {_fmt(s.grpc_host, s.grpc_port)}")
         await self._grpc.start()
         for name in ("", SERVICE_NAME):
-            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "listening http=%s grpc=%s bundle=%s version=%s",
-            _fmt(s.http_host, self.http_port), _fmt(s.grpc_host, self.grpc_port),
-            bundle.name, bundle.version,
+            _fmt(s.http_host, self.http_port),
+            _fmt(s.grpc_host, self.grpc_port),
+            bundle.name,
+            bundle.version,
         )
 
     async def reload(self) -> bool:

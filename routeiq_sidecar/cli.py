@@ -40,12 +40,16 @@ SERVE_FLAGS: dict[str, tuple[str, type]] = {
 }
 
 
-def _add_setting_flags(p: argparse.ArgumentParser, names: tuple[str, ...] = tuple(SERVE_FLAGS)) -> None:
+def _add_setting_flags(
+    p: argparse.ArgumentParser, names: tuple[str, ...] = tuple(SERVE_FLAGS)
+) -> None:
     p.add_argument("--config", type=Path, help="YAML settings file (flags override it)")
     for flag in names:
         field, typ = SERVE_FLAGS[flag]
         desc = Settings.model_fields[field].description or ""
-        p.add_argument(flag, dest=field, type=typ, default=None, help=f"{desc} [ROUTEIQ_{field.upper()}]")
+        p.add_argument(
+            flag, dest=field, type=typ, default=None, help=f"{desc} [ROUTEIQ_{field.upper()}]"
+        )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -82,9 +86,18 @@ def cmd_bundle_build(args: argparse.Namespace) -> int:
     else:
         path = args.out
         manifest = build_bundle(path, encoder=args.encoder, name=args.name)
-    print(json.dumps({"bundle": str(path), "name": manifest["name"], "version": manifest["version"],
-                      "files": len(manifest["files"]),
-                      "seconds": round(time.perf_counter() - t0, 2)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "bundle": str(path),
+                "name": manifest["name"],
+                "version": manifest["version"],
+                "files": len(manifest["files"]),
+                "seconds": round(time.perf_counter() - t0, 2),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -92,8 +105,18 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
     from routeiq_sidecar.bundle.manifest import verify
 
     manifest = verify(args.path)
-    print(json.dumps({"bundle": str(args.path), "ok": True, "name": manifest["name"],
-                      "version": manifest["version"], "files": len(manifest["files"])}, indent=2))
+    print(
+        json.dumps(
+            {
+                "bundle": str(args.path),
+                "ok": True,
+                "name": manifest["name"],
+                "version": manifest["version"],
+                "files": len(manifest["files"]),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -113,7 +136,10 @@ def parse_candidates(specs: list[str], blob: str | None) -> list[dict[str, Any]]
         parts = rest.rsplit(":", 2) if rest.count(":") >= 2 else [rest]
         item: dict[str, Any] = {"id": cid, "model": parts[0] or cid}
         if len(parts) == 3:
-            item["input_cost_per_mtok"], item["output_cost_per_mtok"] = float(parts[1]), float(parts[2])
+            item["input_cost_per_mtok"], item["output_cost_per_mtok"] = (
+                float(parts[1]),
+                float(parts[2]),
+            )
         out.append(item)
     return out
 
@@ -132,10 +158,16 @@ def cmd_route(args: argparse.Namespace) -> int:
     async def run() -> dict[str, Any]:
         engine = Engine(s, load_from_settings(s), load_catalogue(s.catalogue))
         try:
-            d = await engine.route(RouteInput(
-                request_id="cli", model_group=args.model_group, prompt=args.prompt,
-                candidates=cands, profile=args.profile or "", strategy=args.use_strategy or "",
-            ))
+            d = await engine.route(
+                RouteInput(
+                    request_id="cli",
+                    model_group=args.model_group,
+                    prompt=args.prompt,
+                    candidates=cands,
+                    profile=args.profile or "",
+                    strategy=args.use_strategy or "",
+                )
+            )
         finally:
             await engine.close()
         return convert.to_json_dict(convert.route_out(d))
@@ -178,8 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = bundle.add_subparsers(dest="bundle_command", required=True, metavar="action")
     build = bsub.add_parser("build", help="build a bundle (no --out: the cached default bundle)")
     build.add_argument("--out", type=Path, default=None, help="target folder")
-    build.add_argument("--encoder", default="minilm", choices=["minilm", "tiny-random"],
-                       help="encoder to export (tiny-random: for tests)")
+    build.add_argument(
+        "--encoder",
+        default="minilm",
+        choices=["minilm", "tiny-random"],
+        help="encoder to export (tiny-random: for tests)",
+    )
     build.add_argument("--name", default="routeiq-default", help="bundle name")
     _add_setting_flags(build, ("--home",))
     build.set_defaults(fn=cmd_bundle_build)
@@ -189,8 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     route = sub.add_parser("route", help="make one decision in-process and print it")
     route.add_argument("prompt")
-    route.add_argument("--candidate", action="append", metavar="ID=MODEL[:IN:OUT]",
-                       help="a candidate with prices per million tokens (repeatable)")
+    route.add_argument(
+        "--candidate",
+        action="append",
+        metavar="ID=MODEL[:IN:OUT]",
+        help="a candidate with prices per million tokens (repeatable)",
+    )
     route.add_argument("--candidates", metavar="JSON|@FILE", help="a JSON/YAML list of candidates")
     route.add_argument("--model-group", default="", help="catalogue group when no candidates")
     route.add_argument("--profile", default=None, help="auto, eco, premium, free, reasoning")

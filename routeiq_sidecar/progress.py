@@ -11,8 +11,15 @@ from tqdm import tqdm
 T = TypeVar("T")
 
 
-def progress(it: Iterable[T], *, desc: str = "", unit: str = "it", total: int | None = None) -> Iterator[T]:
+def progress(
+    it: Iterable[T], *, desc: str = "", unit: str = "it", total: int | None = None
+) -> Iterator[T]:
     yield from tqdm(
-        it, desc=desc or None, unit=unit, total=total, file=sys.stderr,
-        disable=not sys.stderr.isatty(), leave=False,
+        it,
+        desc=desc or None,
+        unit=unit,
+        total=total,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        leave=False,
     )

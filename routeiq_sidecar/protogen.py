@@ -1,4 +1,4 @@
-"""Generate the Python gRPC stubs from ``proto/`` (used by scripts/gen_proto.py and the drift test)."""
+"""Generate the Python gRPC stubs from ``proto/`` (scripts/gen_proto.py and the drift test)."""
 
 from __future__ import annotations
 

@@ -19,4 +19,6 @@ class Runtime:
 
     def check_serving(self) -> None:
         if self.draining:
-            raise RouteIQError(ErrorKind.UNAVAILABLE, "server is draining: retry on another replica")
+            raise RouteIQError(
+                ErrorKind.UNAVAILABLE, "server is draining: retry on another replica"
+            )

@@ -37,14 +37,21 @@ def run_workers(settings: Settings) -> int:
     grpc_sock = bind_socket(settings.grpc_host, settings.grpc_port, reuse_port=True)
     http_port, grpc_port = http.getsockname()[1], grpc_sock.getsockname()[1]
     threads = settings.intra_op_threads or max(1, (os.cpu_count() or 1) // settings.workers)
-    child = settings.model_copy(update={
-        "http_port": http_port, "grpc_port": grpc_port, "bundle": bundle, "workers": 1,
-        "intra_op_threads": threads,
-    })
+    child = settings.model_copy(
+        update={
+            "http_port": http_port,
+            "grpc_port": grpc_port,
+            "bundle": bundle,
+            "workers": 1,
+            "intra_op_threads": threads,
+        }
+    )
     ctx = mp.get_context("spawn")
     ready: Queue[Any] = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(child.model_dump_json(), ready), daemon=False)
-             for _ in range(settings.workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(child.model_dump_json(), ready), daemon=False)
+        for _ in range(settings.workers)
+    ]
     for p in procs:
         p.start()
 
@@ -66,9 +73,13 @@ def run_workers(settings: Settings) -> int:
                 forward(signal.SIGTERM, None)
                 break
     if started == len(procs):
-        log.info("listening http=%s grpc=%s workers=%d threads_per_worker=%d",
-                 _fmt(settings.http_host, http_port), _fmt(settings.grpc_host, grpc_port),
-                 len(procs), threads)
+        log.info(
+            "listening http=%s grpc=%s workers=%d threads_per_worker=%d",
+            _fmt(settings.http_host, http_port),
+            _fmt(settings.grpc_host, grpc_port),
+            len(procs),
+            threads,
+        )
     http.close()
     grpc_sock.close()
     codes = []

@@ -22,10 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 LISTENING = re.compile(r"listening http=(\S+):(\d+) grpc=(\S+):(\d+)")
 
-CHEAP = {"id": "cheap", "model": "openai/gpt-4o-mini", "input_cost_per_mtok": 0.15,
-         "output_cost_per_mtok": 0.6}
-STRONG = {"id": "strong", "model": "anthropic/claude-opus-4", "input_cost_per_mtok": 15,
-          "output_cost_per_mtok": 75, "capabilities": ["tools", "reasoning"]}
+CHEAP = {
+    "id": "cheap",
+    "model": "openai/gpt-4o-mini",
+    "input_cost_per_mtok": 0.15,
+    "output_cost_per_mtok": 0.6,
+}
+STRONG = {
+    "id": "strong",
+    "model": "anthropic/claude-opus-4",
+    "input_cost_per_mtok": 15,
+    "output_cost_per_mtok": 75,
+    "capabilities": ["tools", "reasoning"],
+}
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +67,12 @@ def minilm_bundle(minilm_bundle_path: Path) -> LoadedBundle:
 
 
 def make_settings(tmp_path: Path, **kw: object) -> Settings:
-    base: dict[str, object] = {"http_port": 0, "grpc_port": 0, "home": tmp_path, "batch_wait_us": 200}
+    base: dict[str, object] = {
+        "http_port": 0,
+        "grpc_port": 0,
+        "home": tmp_path,
+        "batch_wait_us": 200,
+    }
     base.update(kw)
     return load_settings(**base)
 
@@ -84,12 +98,27 @@ class ServerProcess:
         return f"127.0.0.1:{self.grpc_port}"
 
 
-def start_server_process(*args: str, env: dict[str, str] | None = None,
-                         timeout: float = 120.0) -> ServerProcess:
-    cmd = [sys.executable, "-m", "routeiq_sidecar", "serve", "--http-port", "0", "--grpc-port", "0",
-           *args]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env={**os.environ, **(env or {})})
+def start_server_process(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+) -> ServerProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "routeiq_sidecar",
+        "serve",
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        *args,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.stderr is not None
     lines: list[str] = []
     deadline = time.monotonic() + timeout

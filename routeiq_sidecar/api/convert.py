@@ -11,7 +11,14 @@ from google.protobuf.message import Message
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.engine.engine import Classified
-from routeiq_sidecar.engine.types import CandidateSpec, ChatMessage, Decision, RouteInput, Signals, Timings
+from routeiq_sidecar.engine.types import (
+    CandidateSpec,
+    ChatMessage,
+    Decision,
+    RouteInput,
+    Signals,
+    Timings,
+)
 from routeiq_sidecar.errors import invalid
 
 
@@ -54,16 +61,24 @@ def route_in(req: pb.RouteRequest, request_id: str) -> RouteInput:
 
 def signals_out(s: Signals) -> pb.Signals:
     return pb.Signals(
-        category=s.category, complexity=s.complexity, confidence=s.confidence,
-        complexity_score=s.complexity_score, estimated_prompt_tokens=s.estimated_prompt_tokens,
+        category=s.category,
+        complexity=s.complexity,
+        confidence=s.confidence,
+        complexity_score=s.complexity_score,
+        estimated_prompt_tokens=s.estimated_prompt_tokens,
         category_scores=s.category_scores,
     )
 
 
 def timings_out(t: Timings) -> pb.Timings:
     return pb.Timings(
-        tokenize_us=t.tokenize_us, embed_us=t.embed_us, classify_us=t.classify_us,
-        queue_us=t.queue_us, total_us=t.total_us, batch_size=t.batch_size, cache_hit=t.cache_hit,
+        tokenize_us=t.tokenize_us,
+        embed_us=t.embed_us,
+        classify_us=t.classify_us,
+        queue_us=t.queue_us,
+        total_us=t.total_us,
+        batch_size=t.batch_size,
+        cache_hit=t.cache_hit,
     )
 
 
@@ -74,9 +89,14 @@ def route_out(d: Decision) -> pb.RouteResponse:
         selected_model=d.selected.model,
         ranking=[
             pb.Score(
-                candidate_id=r.candidate_id, model=r.model, predicted_quality=r.predicted_quality,
-                estimated_cost=r.estimated_cost, utility=r.utility, eligible=r.eligible,
-                ineligible_reason=r.ineligible_reason, quality_source=r.quality_source,
+                candidate_id=r.candidate_id,
+                model=r.model,
+                predicted_quality=r.predicted_quality,
+                estimated_cost=r.estimated_cost,
+                utility=r.utility,
+                eligible=r.eligible,
+                ineligible_reason=r.ineligible_reason,
+                quality_source=r.quality_source,
             )
             for r in d.ranking
         ],
@@ -99,8 +119,10 @@ def route_out(d: Decision) -> pb.RouteResponse:
 
 def classify_out(c: Classified, request_id: str) -> pb.ClassifyResponse:
     return pb.ClassifyResponse(
-        signals=signals_out(c.signals), timings=timings_out(c.timings),
-        bundle_version=c.bundle_version, request_id=request_id,
+        signals=signals_out(c.signals),
+        timings=timings_out(c.timings),
+        bundle_version=c.bundle_version,
+        request_id=request_id,
     )
 
 

@@ -58,7 +58,7 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
             metrics.request_seconds.labels("grpc", method).observe(time.perf_counter() - t0)
         raise AssertionError("unreachable")  # abort raises
 
-    async def Route(self, request: pb.RouteRequest, context: Any) -> pb.RouteResponse:  # noqa: N802
+    async def Route(self, request: pb.RouteRequest, context: Any) -> pb.RouteResponse:
         async def run(rid: str) -> pb.RouteResponse:
             inp = convert.route_in(request, rid)
             if inp.deadline_ms == 0 and context.time_remaining() is not None:
@@ -69,22 +69,28 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
 
         return await self._call("Route", context, run)
 
-    async def Classify(self, request: pb.ClassifyRequest, context: Any) -> pb.ClassifyResponse:  # noqa: N802
+    async def Classify(self, request: pb.ClassifyRequest, context: Any) -> pb.ClassifyResponse:
         async def run(rid: str) -> pb.ClassifyResponse:
             rid = request.request_id or rid
-            c = await self.rt.engine.classify(rid, convert.messages_in(request.messages), request.prompt)
+            c = await self.rt.engine.classify(
+                rid, convert.messages_in(request.messages), request.prompt
+            )
             return convert.classify_out(c, rid)
 
         return await self._call("Classify", context, run)
 
-    async def Feedback(self, request: pb.FeedbackRequest, context: Any) -> pb.FeedbackResponse:  # noqa: N802
+    async def Feedback(self, request: pb.FeedbackRequest, context: Any) -> pb.FeedbackResponse:
         async def run(rid: str) -> pb.FeedbackResponse:
-            dup = await self.rt.engine.feedback(request.decision_id, convert.feedback_outcome(request))
-            return pb.FeedbackResponse(accepted=True, duplicate=dup, decision_id=request.decision_id)
+            dup = await self.rt.engine.feedback(
+                request.decision_id, convert.feedback_outcome(request)
+            )
+            return pb.FeedbackResponse(
+                accepted=True, duplicate=dup, decision_id=request.decision_id
+            )
 
         return await self._call("Feedback", context, run)
 
-    async def GetInfo(self, request: pb.GetInfoRequest, context: Any) -> pb.GetInfoResponse:  # noqa: N802
+    async def GetInfo(self, request: pb.GetInfoRequest, context: Any) -> pb.GetInfoResponse:
         async def run(rid: str) -> pb.GetInfoResponse:
             return info_out(self.rt.engine)
 
@@ -110,8 +116,11 @@ def build_grpc_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME),
+        (
+            SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     return server, health_servicer

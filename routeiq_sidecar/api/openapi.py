@@ -45,25 +45,56 @@ def _op(summary: str, req: str | None, resp: str, errors: tuple[int, ...]) -> di
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
-            "200": {"description": "OK", "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{resp}"}}}},
-            **{str(c): {"description": "Error", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}} for c in errors},
+            "200": {
+                "description": "OK",
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{resp}"}}
+                },
+            },
+            **{
+                str(c): {
+                    "description": "Error",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+                for c in errors
+            },
         },
     }
     if req:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{req}"}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{req}"}}},
+        }
     return op
 
 
 def openapi_document() -> dict[str, Any]:
     defs: dict[str, Any] = {}
-    for name in ("RouteRequest", "RouteResponse", "FeedbackRequest", "FeedbackResponse",
-                 "ClassifyRequest", "ClassifyResponse", "GetInfoResponse"):
+    for name in (
+        "RouteRequest",
+        "RouteResponse",
+        "FeedbackRequest",
+        "FeedbackResponse",
+        "ClassifyRequest",
+        "ClassifyResponse",
+        "GetInfoResponse",
+    ):
         _message_schema(pb.DESCRIPTOR.message_types_by_name[name], defs)
-    defs["Error"] = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}}
+    defs["Error"] = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                },
+            }
+        },
+    }
     route = _op("Choose a deployment", "RouteRequest", "RouteResponse", (400, 413, 422, 429, 503))
     text = {"text/plain": {"schema": {"type": "string"}}}
     return {
@@ -72,18 +103,41 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/v1/route": {"post": route},
             "/route": {"post": route},
-            "/v1/feedback": {"post": _op("Outcome of a decision", "FeedbackRequest",
-                                         "FeedbackResponse", (400, 404, 413, 429, 503))},
-            "/v1/classify": {"post": _op("Signals only", "ClassifyRequest", "ClassifyResponse",
-                                         (400, 413, 429, 503))},
+            "/v1/feedback": {
+                "post": _op(
+                    "Outcome of a decision",
+                    "FeedbackRequest",
+                    "FeedbackResponse",
+                    (400, 404, 413, 429, 503),
+                )
+            },
+            "/v1/classify": {
+                "post": _op(
+                    "Signals only", "ClassifyRequest", "ClassifyResponse", (400, 413, 429, 503)
+                )
+            },
             "/v1/info": {"get": _op("Bundle, strategies, settings", None, "GetInfoResponse", ())},
-            "/healthz": {"get": {"summary": "Alive", "responses": {"200": {
-                "description": "alive", "content": text}}}},
-            "/readyz": {"get": {"summary": "Ready (bundle loaded, not draining)", "responses": {
-                "200": {"description": "ready", "content": text},
-                "503": {"description": "not ready", "content": text}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
-                "description": "metrics", "content": text}}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Alive",
+                    "responses": {"200": {"description": "alive", "content": text}},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Ready (bundle loaded, not draining)",
+                    "responses": {
+                        "200": {"description": "ready", "content": text},
+                        "503": {"description": "not ready", "content": text},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "metrics", "content": text}},
+                }
+            },
         },
         "components": {"schemas": defs},
     }

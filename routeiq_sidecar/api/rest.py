@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.api import convert
@@ -68,7 +69,9 @@ def error_response(err: RouteIQError) -> JSONResponse:
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise RouteIQError(ErrorKind.TOO_LARGE, f"body: {declared} bytes exceed max_body_bytes {limit}")
+        raise RouteIQError(
+            ErrorKind.TOO_LARGE, f"body: {declared} bytes exceed max_body_bytes {limit}"
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -154,11 +157,18 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
         return Response(doc, media_type="application/json")
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error_response(RouteIQError(ErrorKind.NOT_FOUND, f"path: no route {request.url.path}"))
+        return error_response(
+            RouteIQError(ErrorKind.NOT_FOUND, f"path: no route {request.url.path}")
+        )
 
     async def bad_method(request: Request, exc: Exception) -> Response:
         return JSONResponse(
-            {"error": {"code": "method_not_allowed", "message": f"method {request.method} not allowed"}},
+            {
+                "error": {
+                    "code": "method_not_allowed",
+                    "message": f"method {request.method} not allowed",
+                }
+            },
             status_code=405,
         )
 

@@ -56,4 +56,21 @@ def load_bundle(path: Path, *, precision: str = "fp32", threads: int = 0) -> Loa
         raise BundleError(f"bundle {path}: cannot load ({type(exc).__name__}: {exc})") from None
     if classifier.category_centroids.shape[1] != encoder.dim:
         raise BundleError(f"bundle {path}: centroid width does not match the encoder's")
-    return LoadedBundle(path, manifest, encoder, classifier)
+    loaded = LoadedBundle(path, manifest, encoder, classifier)
+    _load_heads(loaded)
+    return loaded
+
+
+def _load_heads(loaded: LoadedBundle) -> None:
+    """Build the strategies once now, so a broken trained head refuses the bundle at load
+    (a reload then keeps the old bundle); trained strategies cache themselves in ``extras``."""
+    from routeiq_sidecar.strategies.registry import build_strategies
+
+    try:
+        build_strategies(loaded)
+    except BundleError:
+        raise
+    except Exception as exc:
+        raise BundleError(
+            f"bundle {loaded.path}: cannot load a head ({type(exc).__name__}: {exc})"
+        ) from None

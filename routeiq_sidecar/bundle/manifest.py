@@ -25,8 +25,8 @@ def file_table(folder: Path) -> dict[str, dict[str, Any]]:
     """Every file of the folder except the manifest, with its hash and size."""
     table: dict[str, dict[str, Any]] = {}
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != MANIFEST:
-            rel = p.relative_to(folder).as_posix()
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and rel != MANIFEST:
             table[rel] = {"sha256": sha256_file(p), "size": p.stat().st_size}
     return table
 
@@ -77,6 +77,8 @@ def verify(folder: Path) -> dict[str, Any]:
             raise BundleError(f"bundle {folder}: manifest lists an unsafe path {name!r}")
         if not path.is_file():
             raise BundleError(f"bundle {folder}: file {name} is missing")
+        if not isinstance(entry, dict):
+            raise BundleError(f"bundle {folder}: manifest entry of {name} is not a mapping")
         digest = sha256_file(path)
         if digest != entry.get("sha256"):
             raise BundleError(

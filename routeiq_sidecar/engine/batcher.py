@@ -69,7 +69,7 @@ class Batcher:
         self.encoder = encoder
         self.max_batch = max_batch
         self.wait_s = wait_us / 1e6
-        self._queue: asyncio.Queue[_Job] | None = None
+        self._queue: asyncio.Queue[_Job | None] | None = None  # None: stop after the queue
         self._task: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routeiq-encoder")
         self._on_batch = on_batch
@@ -80,11 +80,16 @@ class Batcher:
             self._task = asyncio.get_running_loop().create_task(self._collect())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Finish the prompts already queued (a swapped-out batcher's callers must not hang)."""
+        if self._task is not None and self._queue is not None:
+            self._queue.put_nowait(None)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            while not self._queue.empty():  # queued after the stop marker
+                job = self._queue.get_nowait()
+                if job is not None and not job.future.done():
+                    job.future.set_exception(RuntimeError("the encoder batcher was stopped"))
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
@@ -102,21 +107,28 @@ class Batcher:
         assert self._queue is not None
         q = self._queue
         loop = asyncio.get_running_loop()
-        while True:
+        stopping = False
+        while not stopping:
             first = await q.get()
+            if first is None:
+                return
             jobs = [first]
             deadline = loop.time() + self.wait_s
             while len(jobs) < self.max_batch:
                 if not q.empty():
-                    jobs.append(q.get_nowait())
-                    continue
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+                    job = q.get_nowait()
+                else:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        job = await asyncio.wait_for(q.get(), remaining)
+                    except TimeoutError:
+                        break
+                if job is None:
+                    stopping = True
                     break
-                try:
-                    jobs.append(await asyncio.wait_for(q.get(), remaining))
-                except TimeoutError:
-                    break
+                jobs.append(job)
             live = [j for j in jobs if not j.future.done()]
             if live:
                 await self._run(live)

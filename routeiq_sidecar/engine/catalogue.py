@@ -12,8 +12,14 @@ from routeiq_sidecar.engine.types import CAPABILITIES, CandidateSpec
 from routeiq_sidecar.errors import RouteIQError, invalid
 
 _FIELDS = {
-    "id", "model", "input_cost_per_mtok", "output_cost_per_mtok", "max_input_tokens",
-    "capabilities", "quality_prior", "labels",
+    "id",
+    "model",
+    "input_cost_per_mtok",
+    "output_cost_per_mtok",
+    "max_input_tokens",
+    "capabilities",
+    "quality_prior",
+    "labels",
 }
 
 

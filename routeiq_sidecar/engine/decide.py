@@ -76,7 +76,8 @@ def rank(
     if not eligible:
         detail = "; ".join(f"{c.id}: {r}" for c, r in zip(candidates, reasons, strict=True))
         raise RouteIQError(
-            ErrorKind.NO_ELIGIBLE_CANDIDATE, f"candidates: no eligible candidate ({detail})",
+            ErrorKind.NO_ELIGIBLE_CANDIDATE,
+            f"candidates: no eligible candidate ({detail})",
             field="candidates",
         )
     prices = np.asarray([c.blended_cost_per_mtok for c in candidates], dtype=np.float64)
@@ -84,8 +85,9 @@ def rank(
     norm = prices / top if top > 0 else np.zeros_like(prices)
     q = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
     if constraints.profile == "reasoning" and signals.complexity == "complex":
-        bonus = np.asarray([REASONING_BONUS if "reasoning" in c.capabilities else 0.0
-                            for c in candidates])
+        bonus = np.asarray(
+            [REASONING_BONUS if "reasoning" in c.capabilities else 0.0 for c in candidates]
+        )
         q = np.minimum(1.0, q + bonus)
     utility = q - lam * norm
     scores = [

@@ -131,7 +131,9 @@ class Engine:
         e: Embedded = await loaded.batcher.embed(text)
         self.cache.put(key, e.vector)
         return e.vector, Timings(
-            tokenize_us=e.tokenize_us, embed_us=e.embed_us, queue_us=e.queue_us,
+            tokenize_us=e.tokenize_us,
+            embed_us=e.embed_us,
+            queue_us=e.queue_us,
             batch_size=e.batch_size,
         )
 
@@ -147,7 +149,9 @@ class Engine:
         self, request_id: str, messages: tuple[ChatMessage, ...], prompt: str
     ) -> Classified:
         t0 = time.perf_counter_ns()
-        check_text(RouteInput(request_id=request_id, messages=messages, prompt=prompt), self.settings)
+        check_text(
+            RouteInput(request_id=request_id, messages=messages, prompt=prompt), self.settings
+        )
         loaded = self.loaded
         sel = select_text(messages, prompt, self._max_chars(loaded))
         vec, timings = await self._embed(loaded, sel.text)
@@ -172,7 +176,8 @@ class Engine:
         if strategy_name not in loaded.strategies:
             raise invalid(
                 "strategy",
-                f"unknown strategy {strategy_name!r} (available: {', '.join(sorted(loaded.strategies))})",
+                f"unknown strategy {strategy_name!r} "
+                f"(available: {', '.join(sorted(loaded.strategies))})",
             )
         candidates = resolve_candidates(inp, loaded.catalogue, s)
         sel = select_text(inp.messages, inp.prompt, self._max_chars(loaded))
@@ -207,12 +212,18 @@ class Engine:
         )
         lam = resolve_lambda(profile, inp.quality_cost_tradeoff) if est.cost_aware else 0.0
         ranking = rank(
-            candidates, est.quality, est.sources,
+            candidates,
+            est.quality,
+            est.sources,
             constraints=Constraints(
-                inp.required_capabilities, inp.max_cost_per_mtok,
-                sel.estimated_prompt_tokens, profile,
+                inp.required_capabilities,
+                inp.max_cost_per_mtok,
+                sel.estimated_prompt_tokens,
+                profile,
             ),
-            lam=lam, signals=signals, output_tokens=s.assumed_output_tokens,
+            lam=lam,
+            signals=signals,
+            output_tokens=s.assumed_output_tokens,
         )
         selected = next(c for c in candidates if c.id == ranking[0].candidate_id)
         timings.classify_us = _us_since(t1)
@@ -232,10 +243,16 @@ class Engine:
             degraded=degraded,
         )
         await self.store.record_decision(decision.decision_id, self._record(decision, inp))
-        self.metrics.decisions.labels(strategy_name, profile, selected.model, str(degraded).lower()).inc()
-        for stage, us in (("tokenize", timings.tokenize_us), ("embed", timings.embed_us),
-                          ("classify", timings.classify_us), ("queue", timings.queue_us),
-                          ("total", timings.total_us)):
+        self.metrics.decisions.labels(
+            strategy_name, profile, selected.model, str(degraded).lower()
+        ).inc()
+        for stage, us in (
+            ("tokenize", timings.tokenize_us),
+            ("embed", timings.embed_us),
+            ("classify", timings.classify_us),
+            ("queue", timings.queue_us),
+            ("total", timings.total_us),
+        ):
             self.metrics.stage_seconds.labels(stage).observe(us / 1e6)
         return decision
 
@@ -281,8 +298,13 @@ class Engine:
 
     @staticmethod
     def _reason(
-        selected: CandidateSpec, ranking: list[Score], strategy: str, profile: str,
-        lam: float, note: str, cause: str,
+        selected: CandidateSpec,
+        ranking: list[Score],
+        strategy: str,
+        profile: str,
+        lam: float,
+        note: str,
+        cause: str,
     ) -> str:
         top = ranking[0]
         out = sum(1 for r in ranking if not r.eligible)

@@ -50,7 +50,9 @@ class CentroidClassifier:
         cat_p = _softmax((self.category_centroids @ vec) / self.temperature)
         tier_p = _softmax((self.tier_centroids @ vec) / self.temperature)
         ci = int(cat_p.argmax())
-        score = float(sum(p * TIER_VALUE.get(t, 0.5) for p, t in zip(tier_p, self.tiers, strict=True)))
+        score = float(
+            sum(p * TIER_VALUE.get(t, 0.5) for p, t in zip(tier_p, self.tiers, strict=True))
+        )
         tier = self.tiers[int(tier_p.argmax())]
         return Signals(
             category=self.categories[ci],
@@ -58,7 +60,9 @@ class CentroidClassifier:
             confidence=float(cat_p[ci]),
             complexity_score=score,
             estimated_prompt_tokens=estimated_prompt_tokens,
-            category_scores={c: round(float(p), 4) for c, p in zip(self.categories, cat_p, strict=True)},
+            category_scores={
+                c: round(float(p), 4) for c, p in zip(self.categories, cat_p, strict=True)
+            },
         )
 
 

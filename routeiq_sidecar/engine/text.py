@@ -20,8 +20,11 @@ from routeiq_sidecar.engine.types import ChatMessage
 
 SHORT_TURN_CHARS = 40
 CHARS_PER_TOKEN = 4.0
+CLIP_SEP = " ... "
 _CODE_RE = re.compile(r"```|\bdef \w+\(|\bclass \w+|#include|\bfunction\s*\w*\(|;\s*$", re.M)
-_MATH_RE = re.compile(r"\\(frac|int|sum|sqrt|prove)|\$[^$]+\$|\b(prove|theorem|lemma|integral)\b", re.I)
+_MATH_RE = re.compile(
+    r"\\(frac|int|sum|sqrt|prove)|\$[^$]+\$|\b(prove|theorem|lemma|integral)\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,15 @@ def estimate_tokens(chars: int) -> int:
 
 
 def clip(text: str, max_chars: int) -> str:
+    """At most ``max_chars`` characters: head two thirds + " ... " + tail third."""
     if len(text) <= max_chars:
         return text
-    head = (max_chars * 2) // 3
-    tail = max_chars - head
-    return text[:head] + " ... " + text[-tail:]
+    budget = max_chars - len(CLIP_SEP)
+    if budget < 2:
+        return text[: max(0, max_chars)]
+    head = (budget * 2) // 3
+    tail = budget - head
+    return text[:head] + CLIP_SEP + text[-tail:]
 
 
 def select_text(messages: tuple[ChatMessage, ...], prompt: str, max_chars: int) -> SelectedText:

@@ -19,11 +19,15 @@ def _finite_nonneg(value: float, field: str) -> None:
 
 def check_text(inp: RouteInput, s: Settings) -> None:
     if len(inp.messages) > s.max_messages:
-        raise invalid("messages", f"{len(inp.messages)} messages exceed max_messages {s.max_messages}")
+        raise invalid(
+            "messages", f"{len(inp.messages)} messages exceed max_messages {s.max_messages}"
+        )
     total = len(inp.prompt)
     for i, m in enumerate(inp.messages):
         if m.role not in ROLES:
-            raise invalid(f"messages[{i}].role", f"unknown role {m.role!r} (one of {sorted(ROLES)})")
+            raise invalid(
+                f"messages[{i}].role", f"unknown role {m.role!r} (one of {sorted(ROLES)})"
+            )
         total += len(m.content)
     if total > s.max_text_chars:
         raise invalid("messages", f"{total} characters exceed max_text_chars {s.max_text_chars}")
@@ -33,7 +37,9 @@ def check_text(inp: RouteInput, s: Settings) -> None:
 
 def check_candidates(cands: tuple[CandidateSpec, ...], s: Settings) -> None:
     if len(cands) > s.max_candidates:
-        raise invalid("candidates", f"{len(cands)} candidates exceed max_candidates {s.max_candidates}")
+        raise invalid(
+            "candidates", f"{len(cands)} candidates exceed max_candidates {s.max_candidates}"
+        )
     seen: set[str] = set()
     for i, c in enumerate(cands):
         f = f"candidates[{i}]"
@@ -53,7 +59,9 @@ def check_candidates(cands: tuple[CandidateSpec, ...], s: Settings) -> None:
             raise invalid(f"{f}.quality_prior", f"must be within 0..1, got {c.quality_prior!r}")
 
 
-def resolve_candidates(inp: RouteInput, catalogue: Catalogue, s: Settings) -> tuple[CandidateSpec, ...]:
+def resolve_candidates(
+    inp: RouteInput, catalogue: Catalogue, s: Settings
+) -> tuple[CandidateSpec, ...]:
     if inp.candidates:
         cands = tuple(
             c if c.model.strip() else CandidateSpec(**{**c.__dict__, "model": c.id})
@@ -66,7 +74,8 @@ def resolve_candidates(inp: RouteInput, catalogue: Catalogue, s: Settings) -> tu
         known = ", ".join(sorted(catalogue.groups)) or "none configured"
         raise invalid(
             "model_group",
-            f"unknown model group {inp.model_group!r} and no candidates sent (known groups: {known})",
+            f"unknown model group {inp.model_group!r} and no candidates sent "
+            f"(known groups: {known})",
         )
     return found
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 STAGE_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 1.0,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.002,
+    0.004,
+    0.008,
+    0.016,
+    0.032,
+    0.064,
+    0.128,
+    0.256,
+    1.0,
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -14,24 +26,33 @@ class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.decisions = Counter(
-            "routeiq_decisions", "Routing decisions.",
-            ["strategy", "profile", "selected_model", "degraded"], registry=r,
+            "routeiq_decisions",
+            "Routing decisions.",
+            ["strategy", "profile", "selected_model", "degraded"],
+            registry=r,
         )
         self.classifications = Counter("routeiq_classifications", "Classify calls.", registry=r)
         self.feedback = Counter("routeiq_feedback", "Feedback received.", ["result"], registry=r)
         self.stage_seconds = Histogram(
-            "routeiq_stage_seconds", "Latency per stage.", ["stage"], buckets=STAGE_BUCKETS,
+            "routeiq_stage_seconds",
+            "Latency per stage.",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
             registry=r,
         )
         self.request_seconds = Histogram(
-            "routeiq_request_seconds", "Latency per request, by transport and method.",
-            ["transport", "method"], buckets=STAGE_BUCKETS, registry=r,
+            "routeiq_request_seconds",
+            "Latency per request, by transport and method.",
+            ["transport", "method"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
         )
         self.batch_size = Histogram(
             "routeiq_batch_size", "Prompts per encoder call.", buckets=BATCH_BUCKETS, registry=r
         )
-        self.cache = Counter("routeiq_embedding_cache", "Embedding cache lookups.", ["result"],
-                             registry=r)
+        self.cache = Counter(
+            "routeiq_embedding_cache", "Embedding cache lookups.", ["result"], registry=r
+        )
         self.in_flight = Gauge("routeiq_in_flight", "Requests being served.", registry=r)
         self.rejections = Counter(
             "routeiq_rejections", "Requests refused, by reason.", ["reason"], registry=r

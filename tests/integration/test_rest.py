@@ -18,8 +18,10 @@ def url(sc: Sidecar, path: str) -> str:
 
 async def test_route_answers_a_full_decision(sidecar: Sidecar) -> None:
     async with httpx.AsyncClient() as c:
-        r = await c.post(url(sidecar, "/v1/route"), json={
-            "request_id": "r-1", "prompt": "hello there", "candidates": [CHEAP, STRONG]})
+        r = await c.post(
+            url(sidecar, "/v1/route"),
+            json={"request_id": "r-1", "prompt": "hello there", "candidates": [CHEAP, STRONG]},
+        )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["selected_id"] in {"cheap", "strong"}
@@ -38,9 +40,11 @@ async def test_route_answers_a_full_decision(sidecar: Sidecar) -> None:
 
 async def test_route_alias_and_request_id_echo(sidecar: Sidecar) -> None:
     async with httpx.AsyncClient() as c:
-        r = await c.post(url(sidecar, "/route"), headers={"x-request-id": "abc-123"},
-                         json={"messages": [{"role": "user", "content": "hi"}],
-                               "candidates": [CHEAP]})
+        r = await c.post(
+            url(sidecar, "/route"),
+            headers={"x-request-id": "abc-123"},
+            json={"messages": [{"role": "user", "content": "hi"}], "candidates": [CHEAP]},
+        )
     assert r.status_code == 200
     assert r.headers["x-request-id"] == "abc-123"
     assert r.json()["request_id"] == "abc-123"
@@ -62,15 +66,23 @@ async def test_classify_and_info(sidecar: Sidecar) -> None:
 
 async def test_feedback_flow(sidecar: Sidecar) -> None:
     async with httpx.AsyncClient() as c:
-        d = (await c.post(url(sidecar, "/v1/route"),
-                          json={"prompt": "hi", "candidates": [CHEAP, STRONG]})).json()
+        d = (
+            await c.post(
+                url(sidecar, "/v1/route"), json={"prompt": "hi", "candidates": [CHEAP, STRONG]}
+            )
+        ).json()
         fb = {"decision_id": d["decision_id"], "score": 0.9, "latency_ms": 120}
         r1 = await c.post(url(sidecar, "/v1/feedback"), json=fb)
         r2 = await c.post(url(sidecar, "/v1/feedback"), json=fb)
-        r3 = await c.post(url(sidecar, "/v1/feedback"), json={"decision_id": "nope", "success": True})
+        r3 = await c.post(
+            url(sidecar, "/v1/feedback"), json={"decision_id": "nope", "success": True}
+        )
         r4 = await c.post(url(sidecar, "/v1/feedback"), json={"decision_id": d["decision_id"]})
     assert r1.status_code == 200 and r1.json() == {
-        "accepted": True, "duplicate": False, "decision_id": d["decision_id"]}
+        "accepted": True,
+        "duplicate": False,
+        "decision_id": d["decision_id"],
+    }
     assert r2.status_code == 200 and r2.json()["duplicate"] is True
     assert r3.status_code == 404 and r3.json()["error"]["field"] == "decision_id"
     assert r4.status_code == 400 and "score" in r4.json()["error"]["message"]
@@ -110,10 +122,16 @@ BAD = [
     ("invalid utf-8", b'{"prompt": "\xff\xfe"}', "body"),
     ("empty body", b"", "body"),
     ("missing text", {"candidates": [CHEAP]}, "messages"),
-    ("blank text", {"messages": [{"role": "user", "content": "   "}], "candidates": [CHEAP]},
-     "messages"),
-    ("bad role", {"messages": [{"role": "robot", "content": "x"}], "candidates": [CHEAP]},
-     "messages[0].role"),
+    (
+        "blank text",
+        {"messages": [{"role": "user", "content": "   "}], "candidates": [CHEAP]},
+        "messages",
+    ),
+    (
+        "bad role",
+        {"messages": [{"role": "robot", "content": "x"}], "candidates": [CHEAP]},
+        "messages[0].role",
+    ),
     ("empty candidate id", {"prompt": "x", "candidates": [{"id": ""}]}, "candidates[0].id"),
     ("duplicate candidates", {"prompt": "x", "candidates": [CHEAP, CHEAP]}, "candidates[1].id"),
     ("no candidates, no group", {"prompt": "x"}, "model_group"),
@@ -123,26 +141,44 @@ BAD = [
     ("wrong type", {"prompt": 12, "candidates": [CHEAP]}, "prompt"),
     ("wrong list type", {"prompt": "x", "candidates": "cheap"}, "candidates"),
     ("unknown field", {"prompt": "x", "candidates": [CHEAP], "temperature": 1}, "temperature"),
-    ("negative cost", {"prompt": "x", "candidates": [{**CHEAP, "input_cost_per_mtok": -1}]},
-     "candidates[0].input_cost_per_mtok"),
-    ("nan cost", b'{"prompt": "x", "candidates": [{"id": "a", "input_cost_per_mtok": "NaN"}]}',
-     "candidates[0].input_cost_per_mtok"),
-    ("bad capability", {"prompt": "x", "candidates": [{**CHEAP, "capabilities": ["telepathy"]}]},
-     "candidates[0].capabilities"),
-    ("bad required capability", {"prompt": "x", "candidates": [CHEAP],
-                                 "required_capabilities": ["x"]}, "required_capabilities"),
-    ("prior out of range", {"prompt": "x", "candidates": [{**CHEAP, "quality_prior": 2}]},
-     "candidates[0].quality_prior"),
+    (
+        "negative cost",
+        {"prompt": "x", "candidates": [{**CHEAP, "input_cost_per_mtok": -1}]},
+        "candidates[0].input_cost_per_mtok",
+    ),
+    (
+        "nan cost",
+        b'{"prompt": "x", "candidates": [{"id": "a", "input_cost_per_mtok": "NaN"}]}',
+        "candidates[0].input_cost_per_mtok",
+    ),
+    (
+        "bad capability",
+        {"prompt": "x", "candidates": [{**CHEAP, "capabilities": ["telepathy"]}]},
+        "candidates[0].capabilities",
+    ),
+    (
+        "bad required capability",
+        {"prompt": "x", "candidates": [CHEAP], "required_capabilities": ["x"]},
+        "required_capabilities",
+    ),
+    (
+        "prior out of range",
+        {"prompt": "x", "candidates": [{**CHEAP, "quality_prior": 2}]},
+        "candidates[0].quality_prior",
+    ),
     ("negative deadline", {"prompt": "x", "candidates": [CHEAP], "deadline_ms": -5}, "deadline_ms"),
 ]
 
 
 @pytest.mark.parametrize(("name", "body", "field"), BAD, ids=[b[0] for b in BAD])
-async def test_bad_input_is_a_clear_400(sidecar: Sidecar, name: str, body: object, field: str) -> None:
+async def test_bad_input_is_a_clear_400(
+    sidecar: Sidecar, name: str, body: object, field: str
+) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     async with httpx.AsyncClient() as c:
-        r = await c.post(url(sidecar, "/v1/route"), content=content,
-                         headers={"content-type": "application/json"})
+        r = await c.post(
+            url(sidecar, "/v1/route"), content=content, headers={"content-type": "application/json"}
+        )
         ok = await c.post(url(sidecar, "/v1/route"), json={"prompt": "x", "candidates": [CHEAP]})
     assert r.status_code == 400, (name, r.text)
     err = r.json()["error"]
@@ -154,8 +190,10 @@ async def test_bad_input_is_a_clear_400(sidecar: Sidecar, name: str, body: objec
 
 async def test_no_eligible_candidate_is_422(sidecar: Sidecar) -> None:
     async with httpx.AsyncClient() as c:
-        r = await c.post(url(sidecar, "/v1/route"), json={
-            "prompt": "x", "candidates": [CHEAP], "required_capabilities": ["vision"]})
+        r = await c.post(
+            url(sidecar, "/v1/route"),
+            json={"prompt": "x", "candidates": [CHEAP], "required_capabilities": ["vision"]},
+        )
     assert r.status_code == 422
     assert "lacks capability vision" in r.json()["error"]["message"]
 
@@ -179,16 +217,22 @@ async def test_oversized_body_is_413(sidecar: Sidecar) -> None:
 async def test_too_many_messages_and_text(tmp_path, tiny_bundle) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import make_settings
 
-    sc = Sidecar(make_settings(tmp_path, max_messages=3, max_text_chars=2000, max_candidates=2),
-                 bundle=tiny_bundle)
+    sc = Sidecar(
+        make_settings(tmp_path, max_messages=3, max_text_chars=2000, max_candidates=2),
+        bundle=tiny_bundle,
+    )
     await sc.start()
     try:
         async with httpx.AsyncClient() as c:
             msgs = [{"role": "user", "content": "hi"}] * 4
             r1 = await c.post(url(sc, "/v1/route"), json={"messages": msgs, "candidates": [CHEAP]})
-            r2 = await c.post(url(sc, "/v1/route"), json={"prompt": "a" * 2001, "candidates": [CHEAP]})
-            r3 = await c.post(url(sc, "/v1/route"), json={
-                "prompt": "a", "candidates": [CHEAP, STRONG, {"id": "third"}]})
+            r2 = await c.post(
+                url(sc, "/v1/route"), json={"prompt": "a" * 2001, "candidates": [CHEAP]}
+            )
+            r3 = await c.post(
+                url(sc, "/v1/route"),
+                json={"prompt": "a", "candidates": [CHEAP, STRONG, {"id": "third"}]},
+            )
     finally:
         await sc.stop()
     assert r1.status_code == 400 and "max_messages" in r1.json()["error"]["message"]
