@@ -86,8 +86,9 @@ class Sidecar:
 
     async def start(self, *, reuse_port: bool = False) -> None:
         s = self.settings
-        bundle: LoadedBundle = self._bundle or await asyncio.to_thread(load_from_settings, s)
-        self._bundle = bundle
+        if self._bundle is None:
+            self._bundle = await asyncio.to_thread(load_from_settings, s)
+        bundle = self._bundle
         catalogue = load_catalogue(s.catalogue)
         self.runtime = Runtime(Engine(s, bundle, catalogue))
         self.engine.loaded.batcher.start()
