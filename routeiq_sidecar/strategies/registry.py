@@ -14,6 +14,9 @@ from routeiq_sidecar.strategies.baselines import (
     StrongestStrategy,
 )
 from routeiq_sidecar.strategies.centroid import CentroidStrategy
+from routeiq_sidecar.strategies.knn import knn_factory
+from routeiq_sidecar.strategies.mf import mf_factory
+from routeiq_sidecar.strategies.mlp import mlp_factory
 
 if TYPE_CHECKING:
     from routeiq_sidecar.bundle.loader import LoadedBundle
@@ -26,6 +29,9 @@ FACTORIES: dict[str, Factory] = {
     "cheapest": lambda b: CheapestStrategy(),
     "strongest": lambda b: StrongestStrategy(),
     "length": lambda b: LengthStrategy(),
+    "knn": knn_factory,
+    "mlp": mlp_factory,
+    "mf": mf_factory,
 }
 
 

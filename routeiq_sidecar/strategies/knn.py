@@ -1,0 +1,106 @@
+"""`knn`: predicted quality per model = similarity-weighted mean of the nearest labelled prompts.
+
+The head file (``knn.npz``) holds the L2-normalised training embeddings (float16), their
+``(n, n_models)`` score matrix (float32, NaN = not scored) and each model's mean score.
+For a prompt: cosine similarity to every stored prompt, the ``k`` nearest, weights
+``softmax(similarity / temperature)``; per model, the weighted mean over the neighbours that
+have a score for it, shrunk towards the model's mean score by ``shrink`` pseudo-neighbours of
+weight ``1/k`` (so one lucky neighbour does not make a certainty). A model no neighbour scored
+gets its mean score. ``k``, ``temperature`` and ``shrink`` are chosen at training time on a
+validation split (training/fit.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.strategies.trained import (
+    TrainedStrategy,
+    cached_strategy,
+    head_models,
+    model_index,
+)
+
+if TYPE_CHECKING:
+    from routeiq_sidecar.bundle.loader import LoadedBundle
+
+CHUNK = 512  # rows per similarity block in batch prediction (bounds memory)
+
+
+@dataclass
+class KnnHead:
+    models: tuple[str, ...]
+    embeddings: np.ndarray  # (n, dim) float32, rows L2-normalised
+    scores: np.ndarray  # (n, m) float32, NaN = missing
+    means: np.ndarray  # (m,) float64
+    k: int = 20
+    temperature: float = 0.05
+    shrink: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
+        self._observed = np.isfinite(self.scores).astype(np.float32)
+        self._filled = np.nan_to_num(self.scores).astype(np.float32)
+
+    @classmethod
+    def from_matrix(cls, models: tuple[str, ...], embeddings: np.ndarray, scores: np.ndarray,
+                    **kw: float) -> KnnHead:
+        means = np.nanmean(np.where(np.isfinite(scores), scores, np.nan), axis=0)
+        return cls(models, np.asarray(embeddings, np.float32), np.asarray(scores, np.float32),
+                   np.nan_to_num(means, nan=0.5), **kw)  # type: ignore[arg-type]
+
+    def _block(self, q: np.ndarray) -> np.ndarray:
+        sims = q @ self.embeddings.T  # (b, n)
+        k = self.k
+        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else \
+            np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        top = np.take_along_axis(sims, idx, axis=1)
+        w = np.exp((top - top.max(axis=1, keepdims=True)) / self.temperature)
+        w /= w.sum(axis=1, keepdims=True)
+        obs = self._observed[idx]  # (b, k, m)
+        num = np.einsum("bk,bkm->bm", w, self._filled[idx] * obs)
+        den = np.einsum("bk,bkm->bm", w, obs)
+        prior_w = self.shrink / k
+        return np.asarray((num + prior_w * self.means) / (den + prior_w + 1e-12))
+
+    def predict(self, embeddings: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        q = np.asarray(embeddings, np.float32)
+        if q.shape[0] == 0:
+            return np.zeros((0, len(self.models)))
+        return np.concatenate([self._block(q[i : i + CHUNK]) for i in range(0, len(q), CHUNK)])
+
+    def save(self, path: Path) -> None:
+        np.savez(path, models=np.asarray(self.models),
+                 embeddings=self.embeddings.astype(np.float16),
+                 scores=self.scores.astype(np.float32), means=self.means)
+
+    @classmethod
+    def load(cls, path: Path, *, k: int, temperature: float, shrink: float) -> KnnHead:
+        with np.load(path, allow_pickle=False) as z:
+            emb = z["embeddings"].astype(np.float32)
+            emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12  # undo float16 rounding
+            return cls(tuple(str(m) for m in z["models"]), emb, z["scores"].astype(np.float32),
+                       z["means"].astype(np.float64), k, temperature, shrink)
+
+
+def _load(bundle: LoadedBundle) -> TrainedStrategy | None:
+    spec = bundle.head("knn")
+    if spec is None:
+        return None
+    head = KnnHead.load(bundle.path / spec["file"], k=int(spec.get("k", 20)),
+                        temperature=float(spec.get("temperature", 0.05)),
+                        shrink=float(spec.get("shrink", 1.0)))
+    if head.models != head_models(bundle, spec):
+        raise BundleError(f"bundle {bundle.path}: {spec['file']} models differ from the manifest")
+    if head.embeddings.shape[1] != bundle.encoder.dim:
+        raise BundleError(f"bundle {bundle.path}: knn width does not match the encoder's")
+    return TrainedStrategy("knn", head, model_index(bundle))
+
+
+def knn_factory(bundle: LoadedBundle) -> TrainedStrategy | None:
+    return cached_strategy(bundle, "knn", lambda: _load(bundle))
