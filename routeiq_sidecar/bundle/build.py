@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -68,7 +69,11 @@ def build_bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent))
     try:
-        enc = ENCODERS[encoder](tmp)
+        logging.disable(logging.INFO)  # onnxruntime's quantizer logs every tensor at INFO
+        try:
+            enc = ENCODERS[encoder](tmp)
+        finally:
+            logging.disable(logging.NOTSET)
         protos = load_prototypes()
         clf = build_centroids(encoder_for(tmp, enc, "fp32", threads), protos)
         clf.save(tmp / CENTROIDS_FILE)

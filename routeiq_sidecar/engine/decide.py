@@ -95,7 +95,9 @@ def rank(
             candidate_id=c.id,
             model=c.model,
             predicted_quality=round(float(q[i]), 6),
-            estimated_cost=estimated_cost_usd(c, signals.estimated_prompt_tokens, output_tokens),
+            estimated_cost=round(
+                estimated_cost_usd(c, signals.estimated_prompt_tokens, output_tokens), 10
+            ),
             utility=round(float(utility[i]), 6),
             eligible=not reasons[i],
             ineligible_reason=reasons[i],
