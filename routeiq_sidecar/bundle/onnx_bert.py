@@ -8,6 +8,7 @@ Graph contract (opset 17):
 
 * inputs ``input_ids`` and ``attention_mask``: int64 ``[batch, seq]``, both axes dynamic;
 * token type ids are all zero, so row 0 of the token-type table is folded in as a constant;
+* ``seq`` must not exceed ``max_position_embeddings`` (the tokenizer truncates well below);
 * output ``embedding``: float32 ``[batch, hidden]``, the attention-mask-weighted mean of the
   last hidden states, L2-normalised (what sentence-transformers' Pooling(mean) + Normalize do).
 """
@@ -15,6 +16,7 @@ Graph contract (opset 17):
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -299,7 +301,7 @@ def _self_attention(
     v = _split_heads(g, lin("attention.self.value", x), cfg, [0, 2, 1, 3], f"{p}v")  # B,nh,S,hd
 
     scores = g.op("MatMul", [q, k], f"{p}scores")
-    scale = g.const(f"{p}c_scale", _f32(1.0 / math.sqrt(cfg.head_dim)))
+    scale = g.const("c_attn_scale", _f32(1.0 / math.sqrt(cfg.head_dim)))
     scores = g.op("Add", [g.op("Mul", [scores, scale], f"{p}scaled"), bias], f"{p}masked")
     probs = g.op("Softmax", [scores], f"{p}probs", axis=-1)
     ctx = g.op("MatMul", [probs, v], f"{p}ctx")  # B,nh,S,hd
@@ -319,7 +321,8 @@ def _self_attention(
 def _gelu(g: _GraphBuilder, x: str, hint: str) -> str:
     """Exact GELU: 0.5 * x * (1 + erf(x / sqrt(2)))."""
     scaled = g.op("Mul", [x, g.const("c_inv_sqrt2", _f32(1.0 / math.sqrt(2.0)))], f"{hint}_s")
-    one_plus = g.op("Add", [g.op("Erf", [scaled], f"{hint}_erf"), "c_one_f"], f"{hint}_1p")
+    one = g.const("c_one_f", _f32(1.0))
+    one_plus = g.op("Add", [g.op("Erf", [scaled], f"{hint}_erf"), one], f"{hint}_1p")
     half_x = g.op("Mul", [x, g.const("c_half", _f32(0.5))], f"{hint}_hx")
     return g.op("Mul", [half_x, one_plus], hint)
 
@@ -405,32 +408,32 @@ def quantize_int8(
 ) -> Path:
     """Dynamic int8 quantization of the fp32 encoder with onnxruntime; returns ``dst_path``.
 
-    Settings, chosen by measuring all-MiniLM-L6-v2 against its own fp32 export (cosine of the
-    embeddings; 58 varied sentences from the parity corpus + 312 README lines / random-word
-    strings; see ``bench/encoder_parity.py``):
+    Settings, chosen by measuring all-MiniLM-L6-v2 against its own fp32 export (cosine of
+    the embeddings, min / mean, texts run one at a time; 58 varied sentences of the parity
+    corpus, and 312 README lines + random-word strings; see ``bench/encoder_parity.py``):
 
-    ==========================================  ==============  ==============  =======
-    variant (36 weight MatMuls)                 min / mean (58)  min / mean (312)  size
-    ==========================================  ==============  ==============  =======
-    QInt8, per-tensor                           0.849 / 0.941   -               58.5 MB
-    QUInt8, per-tensor                          0.919 / 0.974   -               58.5 MB
-    QInt8, per-channel                          0.964 / 0.988   0.977 / 0.989   58.6 MB
-    **QUInt8, per-channel**                     0.964 / 0.991   0.984 / 0.991   58.6 MB
-    **QUInt8, per-channel + word embeddings**   0.983 / 0.992   0.979 / 0.991   23.5 MB
-    ==========================================  ==============  ==============  =======
+    * QInt8 per-tensor                        0.849 / 0.941                     58.5 MB
+    * QUInt8 per-tensor                       0.919 / 0.974                     58.5 MB
+    * QInt8 per-channel                       0.964 / 0.988  (312: 0.977 / 0.989)  58.6 MB
+    * QUInt8 per-channel                      0.964 / 0.991  (312: 0.984 / 0.991)  58.6 MB
+    * QUInt8 per-channel + word embeddings    0.983 / 0.992  (312: 0.979 / 0.991)  23.5 MB  <-
 
     * ``weight_type=QUInt8``: better than QInt8 here, and portable: u8 activations x s8
       weights can saturate the 16-bit intermediate sums of AVX2 CPUs without VNNI (the machine
       measured on), u8 x u8 kernels cannot.
-    * ``per_channel=True``: one scale per output column; a few columns of the MiniLM projections
-      are much larger than the rest and a per-tensor scale crushes the small ones.
+    * ``per_channel=True``: one scale per output column. The largest column of a MiniLM
+      projection is 2-7x the median one (7.4x in layer 0's FFN), so one per-tensor scale
+      wastes most of the 8 bits on the typical column.
     * Only the weight MatMuls (Q/K/V/attention-out/FFN-in/FFN-out) are quantized; the two
       activation x activation MatMuls of attention (QK^T, probs.V) stay fp32.
     * ``quantize_embeddings`` (default on) also quantizes the word-embedding ``Gather``: the
       table is ~47 of the 90 MB, and quantizing it costs < 0.001 of mean cosine.
+    * No ``quant_pre_process``: it gave identical cosines for this graph.
     * The activations are quantized per tensor at run time (that is what "dynamic" means);
       that, not the weights, is where the remaining error comes from - no single layer or
-      projection type dominates it.
+      projection type dominates it. It also makes int8 output depend on the batch: the scale
+      of a padded batch covers every text (and pad position) in it, so the same text batched
+      with others gave cosine >= 0.959 to itself run alone (fp32 is batch-invariant to 1e-7).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -450,13 +453,25 @@ def quantize_int8(
             if node.op_type == "Gather" and node.input[0] == "embeddings.word_embeddings.weight"
         ]
     dst_path.parent.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(
-        src_path,
-        dst_path,
-        op_types_to_quantize=op_types,
-        nodes_to_quantize=nodes,
-        per_channel=True,
-        reduce_range=False,
-        weight_type=QuantType.QUInt8,
-    )
+    root = logging.getLogger()
+    root.addFilter(_drop_preprocess_hint)
+    try:
+        quantize_dynamic(
+            src_path,
+            dst_path,
+            op_types_to_quantize=op_types,
+            nodes_to_quantize=nodes,
+            per_channel=True,
+            reduce_range=False,
+            weight_type=QuantType.QUInt8,
+        )
+    finally:
+        root.removeFilter(_drop_preprocess_hint)
     return dst_path
+
+
+def _drop_preprocess_hint(record: logging.LogRecord) -> bool:
+    """onnxruntime logs "Please consider to run pre-processing before quantization" on the root
+    logger. Its pre-processing (shape inference + ORT graph optimisation) was measured to change
+    nothing for this graph (identical cosines), so the hint is only noise in a server log."""
+    return "pre-processing before quantization" not in record.getMessage()

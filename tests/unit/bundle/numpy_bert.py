@@ -9,6 +9,7 @@ padding bug in the exported graph cannot be mirrored here.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,15 +30,13 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 def _linear(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
-    return x @ w[f"{name}.weight"].astype(np.float64).T + w[f"{name}.bias"].astype(np.float64)
+    return x @ w[f"{name}.weight"].T + w[f"{name}.bias"]
 
 
 def _layer_norm(x: np.ndarray, w: dict[str, np.ndarray], name: str, eps: float) -> np.ndarray:
     mu = x.mean(axis=-1, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
-    gamma = w[f"{name}.weight"].astype(np.float64)
-    beta = w[f"{name}.bias"].astype(np.float64)
-    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+    return (x - mu) / np.sqrt(var + eps) * w[f"{name}.weight"] + w[f"{name}.bias"]
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -50,11 +49,30 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _float64_weights(w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """float64 copies of everything but the (large, row-indexed) word-embedding table."""
+    return {
+        k: v if k == "embeddings.word_embeddings.weight" else v.astype(np.float64)
+        for k, v in w.items()
+    }
+
+
 def encode_one(
-    ids: list[int] | np.ndarray, w: dict[str, np.ndarray], cfg: Any
+    ids: Sequence[int] | np.ndarray, w: dict[str, np.ndarray], cfg: Any
 ) -> np.ndarray:
     """Embedding of one unpadded token sequence (every token attended), float64 [hidden]."""
-    ids = np.asarray(ids, dtype=np.int64)
+    return encode_many([ids], w, cfg)[0]
+
+
+def encode_many(
+    seqs: Sequence[Sequence[int] | np.ndarray], w: dict[str, np.ndarray], cfg: Any
+) -> np.ndarray:
+    """Embeddings of unpadded token sequences, one forward pass each, float64 [n, hidden]."""
+    w64 = _float64_weights(w)
+    return np.stack([_forward(np.asarray(ids, dtype=np.int64), w64, cfg) for ids in seqs])
+
+
+def _forward(ids: np.ndarray, w: dict[str, np.ndarray], cfg: Any) -> np.ndarray:
     n = len(ids)
     eps = float(cfg.layer_norm_eps)
     nh = int(cfg.num_heads)
@@ -62,8 +80,8 @@ def encode_one(
 
     x = (
         w["embeddings.word_embeddings.weight"][ids].astype(np.float64)
-        + w["embeddings.position_embeddings.weight"][:n].astype(np.float64)
-        + w["embeddings.token_type_embeddings.weight"][0].astype(np.float64)
+        + w["embeddings.position_embeddings.weight"][:n]
+        + w["embeddings.token_type_embeddings.weight"][0]
     )
     x = _layer_norm(x, w, "embeddings.LayerNorm", eps)
 
@@ -95,12 +113,12 @@ def encode_batch(
 
     With right padding the unmasked tokens are a prefix, so positions match the padded run.
     """
-    rows = []
+    seqs = []
     for ids, mask in zip(input_ids, attention_mask, strict=True):
         keep = np.asarray(mask).astype(bool)
         assert keep[: keep.sum()].all(), "reference expects right padding"
-        rows.append(encode_one(np.asarray(ids)[keep], w, cfg))
-    return np.stack(rows).astype(np.float32)
+        seqs.append(np.asarray(ids)[keep])
+    return encode_many(seqs, w, cfg).astype(np.float32)
 
 
 # Parity corpus shared by tests/unit/bundle/test_onnx_bert.py and bench/encoder_parity.py:

@@ -29,7 +29,7 @@ from routeiq_sidecar.bundle.onnx_bert import (
 )
 from routeiq_sidecar.errors import BundleError
 
-from .numpy_bert import PARITY_SENTENCES, encode_batch, encode_one
+from .numpy_bert import PARITY_SENTENCES, encode_batch, encode_many, encode_one
 
 TINY = minilm.tiny_config(30522)  # shares the MiniLM tokenizer's vocab size
 
@@ -291,7 +291,7 @@ class _Exported:
         """The numpy forward pass, one unpadded text at a time (float64 inside)."""
         tok = Tokenizer.from_file(str(self.out / self.desc["tokenizer"]))
         tok.no_padding()
-        return np.stack([encode_one(tok.encode(t).ids, self.weights, self.cfg) for t in texts])
+        return encode_many([tok.encode(t).ids for t in texts], self.weights, self.cfg)
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +342,9 @@ def test_minilm_int8_close_to_fp32(exported: _Exported, fp32_embeddings: np.ndar
     worst = int(np.argmin(cos))
     print(f"\nint8 vs fp32: min={cos.min():.4f} mean={cos.mean():.4f} "
           f"(worst: {PARITY_SENTENCES[worst][:40]!r})")
-    # measured (QUInt8 per-channel + int8 embeddings, AVX2): min 0.983, mean 0.992
+    # measured (QUInt8 per-channel + int8 embeddings, AVX2 without VNNI), batches of 8:
+    # min 0.966, mean 0.991 (one text at a time: min 0.983, mean 0.992). Batched is worse
+    # because dynamic quantization picks one activation scale per batch tensor.
     assert cos.mean() >= 0.98, f"mean cos {cos.mean():.4f}"
     assert cos.min() >= 0.95, f"cos={cos[worst]:.4f} for {PARITY_SENTENCES[worst]!r}"
 
