@@ -1,0 +1,140 @@
+"""``train`` and ``eval`` subcommands (registered through cli.COMMAND_MODULES)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from routeiq_sidecar.training.evaluate import EVAL_SPLITS
+from routeiq_sidecar.training.train import SPLIT_CHOICES, TRAINED_STRATEGIES
+
+DATA_HELP = "routing data, JSONL: prompt, scores {model: score}, optional costs (see README)"
+
+
+def _strategies(values: list[str] | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(s.strip() for s in v.split(",") if s.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def _aliases(values: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values or []:
+        alias, sep, model = v.partition("=")
+        if not sep or not alias.strip() or not model.strip():
+            raise ValueError(f"--alias wants ALIAS=MODEL, got {v!r}")
+        out[alias.strip()] = model.strip()
+    return out
+
+
+def _cache_dir(args: argparse.Namespace, home: Path) -> Path | None:
+    return None if args.no_embed_cache else home / "embeddings"
+
+
+def _print(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from routeiq_sidecar.bundle.default import ensure_default_bundle
+    from routeiq_sidecar.cli import settings_from
+    from routeiq_sidecar.training.train import TrainOptions, train_bundle
+
+    t0 = time.perf_counter()
+    s = settings_from(args)
+    base = s.bundle if s.bundle is not None else ensure_default_bundle(s.home)
+    m = train_bundle(TrainOptions(
+        data=args.data, out=args.out, base_bundle=base,
+        strategies=_strategies(args.train_strategy) or TRAINED_STRATEGIES,
+        split=args.split, seed=args.seed,
+        test_fraction=0.2 if args.test_fraction is None else args.test_fraction,
+        aliases=_aliases(args.alias), limit=args.limit, cache_dir=_cache_dir(args, s.home),
+        name=args.name or "",
+    ))
+    _print({
+        "bundle": str(args.out), "name": m["name"], "version": m["version"],
+        "default_strategy": m["default_strategy"], "models": m["models"], "pair": m["pair"],
+        "split": m["training"]["split"], "validation": m["training"]["validation"],
+        "heads": m["report"], "seconds": round(time.perf_counter() - t0, 1),
+    })
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from routeiq_sidecar.cli import settings_from
+    from routeiq_sidecar.training.evaluate import EvalOptions, evaluate
+
+    s = settings_from(args)
+    report, curves = evaluate(EvalOptions(
+        bundle=args.eval_bundle, data=args.data, strong=args.strong, weak=args.weak,
+        strategies=_strategies(args.eval_strategy), split=args.split, seed=args.seed,
+        test_fraction=args.test_fraction, limit=args.limit, cache_dir=_cache_dir(args, s.home),
+    ))
+    if args.plot is not None:
+        from routeiq_sidecar.training.plot import plot_report
+
+        report["plot"] = str(plot_report(report, curves, args.plot))
+    _print(report)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, metavar="F.jsonl", help=DATA_HELP)
+    p.add_argument("--limit", type=int, default=None, help="read only the first N examples")
+    p.add_argument("--test-fraction", type=float, default=None,
+                   help="held-out share for group/random splits (default 0.2)")
+    p.add_argument("--no-embed-cache", action="store_true",
+                   help="do not read or write cached embeddings (<home>/embeddings)")
+
+
+def register(subparsers: Any) -> None:
+    from routeiq_sidecar.cli import _add_setting_flags
+
+    train = subparsers.add_parser(
+        "train", help="train routers (knn, mlp, mf) on routing data into a new bundle",
+        description="Embed the prompts with the base bundle's encoder, fit the heads on the "
+        "training split (hyper-parameters on a validation part of it) and write a verified "
+        "bundle that `serve --bundle DIR` loads. Deterministic for a given --seed.",
+    )
+    _common(train)
+    train.add_argument("--out", type=Path, required=True, help="folder of the new bundle")
+    train.add_argument("--strategy", dest="train_strategy", action="append", metavar="NAME",
+                       help=f"heads to train, repeatable or comma-separated "
+                       f"(default: {','.join(TRAINED_STRATEGIES)})")
+    train.add_argument("--split", default="auto", choices=SPLIT_CHOICES,
+                       help="rows held out of training: field (the data's split column), group "
+                       "(whole categories), random, none (train on all), auto (field if every "
+                       "row has one, else group, else random)")
+    train.add_argument("--seed", type=int, default=0, help="seed of splits and initialisation")
+    train.add_argument("--alias", action="append", metavar="ALIAS=MODEL",
+                       help="another name candidates may use for a trained model (repeatable)")
+    train.add_argument("--name", default=None, help="bundle name (default routeiq-trained-<data>)")
+    _add_setting_flags(train, ("--bundle", "--home"))
+    train.set_defaults(fn=cmd_train)
+
+    ev = subparsers.add_parser(
+        "eval", help="APGR / CPT / AIQ of a trained bundle's strategies vs random, length, oracle",
+        description="Print JSON: for a strong/weak pair APGR, CPT(50), CPT(80) of each strategy "
+        "and of random, length and the oracle; with costs for many models the quality-cost "
+        "points and AIQ against the best single model, random and the oracle.",
+    )
+    _common(ev)
+    ev.add_argument("--bundle", dest="eval_bundle", type=Path, required=True,
+                    help="trained bundle folder")
+    ev.add_argument("--strong", default=None, help="strong model of the pair")
+    ev.add_argument("--weak", default=None, help="weak model of the pair")
+    ev.add_argument("--strategy", dest="eval_strategy", action="append", metavar="NAME",
+                    help="strategies to evaluate (default: every trained head of the bundle)")
+    ev.add_argument("--split", default="auto", choices=EVAL_SPLITS,
+                    help="auto: the held-out rows when the file is the bundle's training file, "
+                    "else all rows; all; or a new field/group/random split")
+    ev.add_argument("--seed", type=int, default=None, help="split seed (default: the bundle's)")
+    ev.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
+                    help="draw the PGR and quality-cost curves (needs matplotlib: [plot] extra)")
+    _add_setting_flags(ev, ("--home",))
+    ev.set_defaults(fn=cmd_eval)

@@ -1,0 +1,217 @@
+"""``eval``: a trained bundle's strategies against random, length and the oracle on routing data.
+
+Rows: with ``--split auto`` (default), when the data file is the one the bundle was trained on
+(same sha256 and ``--limit``), the held-out test rows of that training split; any other file is
+used whole. ``--split all`` uses every row, ``field``/``group``/``random`` split anew.
+
+* Strong/weak pair (``--strong/--weak``, else the bundle's pair, else training/pairs.py's
+  default): a strategy's router score is ``predicted[strong] - predicted[weak]``;
+  ``metrics.pair_report`` gives APGR, CPT(50), CPT(80) for it and for random, length (longer
+  prompt = likelier strong) and the oracle.
+* Many models with costs (per-prompt ``cost_usd`` or ``cost_per_1M_tokens``): each strategy's
+  predicted quality for every model the bundle knows goes through the decision rule's
+  ``quality - lambda * normalised cost`` sweep (``metrics.multi_report``): its quality-cost
+  points and AIQ, against the single models, random mixing, the oracle and a ``length``
+  router (``1 - d * (1 - mean training score)``, ``d`` the length difficulty of the serving
+  ``length`` strategy).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
+from routeiq_sidecar.errors import invalid
+from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
+from routeiq_sidecar.strategies.trained import TrainedStrategy
+from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
+from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_report
+from routeiq_sidecar.training.pairs import default_pair
+from routeiq_sidecar.training.train import (
+    TRAINED_STRATEGIES,
+    Rows,
+    file_sha256,
+    held_out_split,
+    rows_for,
+)
+
+EVAL_SPLITS = ("auto", "all", "field", "group", "random")
+
+
+@dataclass
+class EvalOptions:
+    bundle: Path
+    data: Path
+    strong: str | None = None
+    weak: str | None = None
+    strategies: tuple[str, ...] = ()  # empty: every trained strategy of the bundle
+    split: str = "auto"
+    seed: int | None = None
+    test_fraction: float | None = None
+    limit: int | None = None
+    cache_dir: Path | None = None
+
+
+def _r(x: float) -> float | None:
+    return None if not math.isfinite(x) else round(float(x), 4)
+
+
+def _select_rows(ds: Dataset, opts: EvalOptions, manifest: dict[str, Any]) -> tuple[Dataset, str]:
+    if opts.split not in EVAL_SPLITS:
+        raise invalid("split", f"unknown split {opts.split!r}; expected one of {EVAL_SPLITS}")
+    training = manifest.get("training") or {}
+    tsplit = training.get("split") or {}
+    seed = opts.seed if opts.seed is not None else int(training.get("seed", 0))
+    fraction = opts.test_fraction or float(tsplit.get("test_fraction", 0.2))
+    if opts.split == "all":
+        return ds, "all rows"
+    if opts.split == "auto":
+        same = (training.get("data_sha256") == file_sha256(opts.data)
+                and training.get("limit") == opts.limit)
+        if not same:
+            return ds, "all rows (not the bundle's training file)"
+        method = str(tsplit.get("method", "none"))
+        if method == "none":
+            return ds, "all rows (WARNING: the bundle was trained on all of them)"
+        _, test, _ = held_out_split(ds, method, seed, fraction)
+        assert test is not None
+        return test, f"held-out test rows of the training split ({method}, seed {seed})"
+    _, test, method = held_out_split(ds, opts.split, seed, fraction)
+    assert test is not None
+    return test, f"test rows of a new {method} split (seed {seed})"
+
+
+def _strategies(bundle: LoadedBundle, names: tuple[str, ...]) -> dict[str, TrainedStrategy]:
+    available = {n: s for n in TRAINED_STRATEGIES
+                 if isinstance(s := bundle.extras.get(f"strategy:{n}"), TrainedStrategy)}
+    if not available:
+        raise invalid("bundle", f"bundle {bundle.path} has no trained head (knn, mlp, mf)")
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise invalid("strategy", f"bundle has no {missing} head; it has {sorted(available)}")
+    return {n: available[n] for n in (names or tuple(available))}
+
+
+def _predictions(strategy: TrainedStrategy, rows: Rows, models: tuple[str, ...]) -> np.ndarray:
+    """``(n, len(models))`` predicted quality, NaN for models the bundle does not know."""
+    cols = strategy.columns(list(models))
+    pred = strategy.head.predict(rows.embeddings, rows.features)
+    out = np.full((rows.embeddings.shape[0], len(models)), np.nan)
+    for j, col in enumerate(cols):
+        if col is not None:
+            out[:, j] = pred[:, col]
+    return out
+
+
+def _length_difficulty(ds: Dataset, bundle: LoadedBundle) -> np.ndarray:
+    from routeiq_sidecar.training.embed import select_prompts
+
+    tokens = np.asarray([max(1, s.estimated_prompt_tokens)
+                         for s in select_prompts(ds.prompts, bundle.manifest)], np.float64)
+    return np.minimum(1.0, np.log(tokens) / math.log(LENGTH_PIVOT_TOKENS))
+
+
+def _pair(opts: EvalOptions, bundle: LoadedBundle, ds: Dataset, preds: dict[str, np.ndarray],
+          curves: dict[str, Any]) -> dict[str, Any]:
+    models = ds.models
+    scores = score_matrix(ds, models)
+    pair = bundle.manifest.get("pair") or {}
+    strong, weak = opts.strong, opts.weak
+    if strong is None and weak is None and {pair.get("strong"), pair.get("weak")} <= set(models):
+        strong, weak = pair["strong"], pair["weak"]
+    if strong is None or weak is None:
+        ds_strong, ds_weak = default_pair(models, scores, cost_matrix(ds, models))
+        strong, weak = strong or ds_strong, weak or ds_weak
+    for role, name in (("strong", strong), ("weak", weak)):
+        if name not in models:
+            raise invalid(role, f"model {name!r} is not in the data (models: {list(models)})")
+    s, w = models.index(strong), models.index(weak)
+    rows = np.isfinite(scores[:, s]) & np.isfinite(scores[:, w])
+    lengths = np.asarray([len(p) for p in ds.prompts], np.float64)[rows]
+    out: dict[str, Any] = {"strong": strong, "weak": weak, "routers": {}}
+    for name, pred in preds.items():
+        router = pred[rows, s] - pred[rows, w]
+        if not np.all(np.isfinite(router)):
+            raise invalid("strong", f"the bundle does not know {strong!r} or {weak!r}")
+        rep = pair_report(router, scores[rows, s], scores[rows, w], prompt_lengths=lengths)
+        out["routers"][name] = {k: _r(rep[k]) for k in ("apgr", "cpt50", "cpt80")}
+        curves[name] = pair_curve(router, scores[rows, s], scores[rows, w])
+        for key in ("n", "strong_mean", "weak_mean"):
+            out[key] = rep[key] if key == "n" else _r(rep[key])
+        for base in ("random", "length", "oracle"):
+            out[base] = {k: (_r(v) if isinstance(v, float) else v) for k, v in rep[base].items()}
+    curves["length"] = pair_curve(lengths, scores[rows, s], scores[rows, w])
+    curves["oracle"] = pair_curve((scores[rows, s] > scores[rows, w]).astype(float),
+                                  scores[rows, s], scores[rows, w])
+    return out
+
+
+def _points(points: list[tuple[float, float]]) -> list[list[float]]:
+    return [[float(f"{c:.6g}"), round(q, 4)] for c, q in points]
+
+
+def _multi(
+    bundle: LoadedBundle, ds: Dataset, preds: dict[str, np.ndarray]
+) -> dict[str, Any] | None:
+    known = [j for j in range(len(ds.models))
+             if all(np.isfinite(p[:, j]).all() for p in preds.values())]
+    costs = cost_matrix(ds, ds.models)[:, known]
+    if len(known) < 2 or not np.isfinite(costs).any():
+        return None
+    models = [ds.models[j] for j in known]
+    scores = score_matrix(ds, ds.models)[:, known]
+    rows = (np.isfinite(scores) & np.isfinite(costs)).any(axis=1)
+    stats = bundle.manifest.get("model_stats") or {}
+    prior = np.asarray([float(stats.get(m, {}).get("mean_score", np.nanmean(scores[:, i])))
+                        for i, m in enumerate(models)])
+    d = _length_difficulty(ds, bundle)[:, None]
+    routers = {**{n: p[:, known] for n, p in preds.items()}, "length": 1.0 - d * (1.0 - prior)}
+    out: dict[str, Any] = {"models": models, "routers": {}}
+    for name, pred in routers.items():
+        rep = multi_report(pred[rows], scores[rows], costs[rows], models=models)
+        out["routers"][name] = {"aiq": _r(rep["router"]["aiq"]),
+                                "best_score": _r(rep["router"]["best_score"]),
+                                "points": _points(rep["router"]["points"])}
+        out.update({
+            "n": rep["n"], "cost_range": list(rep["cost_range"]),
+            "best_single": rep["best_single"], "cheapest": rep["cheapest"],
+            "single_models": rep["single_models"],
+            "random": {"aiq": _r(rep["random"]["aiq"]), "hull": rep["random"]["hull"],
+                       "uniform": rep["random"]["uniform"]},
+            "oracle": {"aiq": _r(rep["oracle"]["aiq"]), "cost": rep["oracle"]["cost"],
+                       "score": rep["oracle"]["score"],
+                       "points": _points(rep["oracle"]["points"])},
+        })
+    return out
+
+
+def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(report, curves)``: the JSON report and the pair curves (for ``--plot``)."""
+    bundle = bundle or load_bundle(opts.bundle)
+    strategies = _strategies(bundle, opts.strategies)
+    ds, used = _select_rows(load_jsonl(opts.data, limit=opts.limit), opts, bundle.manifest)
+    rows = rows_for(bundle, ds, ds.models, opts.cache_dir, "embedding (eval)")
+    preds = {n: _predictions(s, rows, ds.models) for n, s in strategies.items()}
+    curves: dict[str, Any] = {}
+    report: dict[str, Any] = {
+        "bundle": {"name": bundle.name, "version": bundle.version,
+                   "default_strategy": bundle.default_strategy},
+        "data": Path(opts.data).name,
+        "rows": len(ds),
+        "split": used,
+        "strategies": list(strategies),
+    }
+    if len(ds.models) >= 2:
+        report["pair"] = _pair(opts, bundle, ds, preds, curves)
+        main = bundle.default_strategy if bundle.default_strategy in preds else next(iter(preds))
+        report.update({"strategy": main, **report["pair"]["routers"][main]})
+    multi = _multi(bundle, ds, preds)
+    if multi is not None:
+        report["multi"] = multi
+    return report, curves
