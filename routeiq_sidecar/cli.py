@@ -180,7 +180,11 @@ def cmd_route(args: argparse.Namespace) -> int:
 def settings_table() -> str:
     rows = ["| setting | environment | default | description |", "|---|---|---|---|"]
     for name, f in Settings.model_fields.items():
-        default = "cache dir (platformdirs)" if name == "home" else f.default
+        default = (
+            "cache dir (platformdirs)"
+            if name == "home"
+            else f.get_default(call_default_factory=True)
+        )
         default = "" if default is None else default
         rows.append(f"| `{name}` | `ROUTEIQ_{name.upper()}` | `{default}` | {f.description} |")
     return "\n".join(rows) + "\n"
