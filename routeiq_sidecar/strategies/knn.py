@@ -66,7 +66,9 @@ class KnnHead:
         num = np.einsum("bk,bkm->bm", w, self._filled[idx] * obs)
         den = np.einsum("bk,bkm->bm", w, obs)
         prior_w = self.shrink / k
-        return np.asarray((num + prior_w * self.means) / (den + prior_w + 1e-12))
+        total = den + prior_w
+        safe = np.where(total > 1e-12, total, 1.0)
+        return np.where(total > 1e-12, (num + prior_w * self.means) / safe, self.means)
 
     def predict(self, embeddings: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         q = np.asarray(embeddings, np.float32)

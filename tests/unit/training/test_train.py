@@ -1,0 +1,176 @@
+"""train_bundle on a small synthetic file with the tiny random encoder: a verified bundle,
+deterministic for a seed, test rows kept out; default pairs, validation score, embedding cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from routeiq_sidecar.bundle import manifest as mf
+from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
+from routeiq_sidecar.errors import RouteIQError
+from routeiq_sidecar.strategies.knn import KnnHead
+from routeiq_sidecar.training.embed import embed_cached
+from routeiq_sidecar.training.pairs import ROUTELLM_PAIR, default_pair, mean_pair_apgr
+from routeiq_sidecar.training.train import TrainOptions, train_bundle
+
+TOPICS = {
+    "math": ("Prove that the sum of the first {i} odd numbers is a square.", (1, 0)),
+    "chat": ("Say hello to my friend number {i}.", (1, 1)),
+    "code": ("```python\ndef f{i}(x):\n    return x\n```\nFix the bug in f{i}.", (1, 0)),
+    "trivia": ("What is the capital of country {i}?", (1, 1)),
+}
+
+
+def write_data(path: Path, n_per_topic: int = 25) -> Path:
+    lines = []
+    for topic, (template, (strong, weak)) in TOPICS.items():
+        for i in range(n_per_topic):
+            scores: dict[str, Any] = {"acme/strong": strong, "weak": weak if i % 5 else 1 - weak}
+            if i % 7 == 0:
+                scores["weak"] = None  # a missing score
+            lines.append({"id": f"{topic}-{i}", "prompt": template.format(i=i), "category": topic,
+                          "scores": scores,
+                          "cost_usd": {"acme/strong": 0.01, "weak": 0.001}})
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_data(tmp_path_factory.mktemp("data") / "synthetic.jsonl")
+
+
+def train(data: Path, base: Path, out: Path, **kw: Any) -> dict[str, Any]:
+    return train_bundle(TrainOptions(data=data, out=out, base_bundle=base, **kw))
+
+
+@pytest.fixture(scope="module")
+def trained(data: Path, tiny_bundle_path: Path, tiny_bundle: LoadedBundle,
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("trained") / "bundle"
+    m = train_bundle(TrainOptions(data=data, out=out, base_bundle=tiny_bundle_path, split="group",
+                                  aliases={"strong-alias": "acme/strong"}), base=tiny_bundle)
+    return out, m
+
+
+def test_bundle_is_verified_and_complete(trained: tuple[Path, dict[str, Any]]) -> None:
+    out, m = trained
+    assert mf.verify(out)["version"] == m["version"]
+    assert {"encoder.onnx", "encoder.int8.onnx", "tokenizer.json", "centroids.npz", "knn.npz",
+            "mlp.onnx", "mf.onnx"} == set(m["files"])
+    assert m["models"] == ["acme/strong", "weak"]
+    assert m["aliases"] == {"strong-alias": "acme/strong"}
+    assert m["default_strategy"] in {"knn", "mlp", "mf"}
+    assert m["heads"]["centroid"]["file"] == "centroids.npz"
+    assert m["heads"]["mlp"]["file"] == "mlp.onnx" and m["heads"]["mlp"]["models"] == m["models"]
+    t = m["training"]
+    assert t["data"] == "synthetic.jsonl" and t["seed"] == 0 and len(t["data_sha256"]) == 64
+    assert t["split"]["method"] == "group"
+    assert t["split"]["n_train"] + t["split"]["n_test"] == 100
+    assert m["pair"] == {"strong": "acme/strong", "weak": "weak"}
+    assert set(m["model_stats"]) == {"acme/strong", "weak"}
+
+
+def test_test_rows_stay_out_of_the_heads(trained: tuple[Path, dict[str, Any]]) -> None:
+    out, m = trained
+    spec = m["heads"]["knn"]
+    head = KnnHead.load(out / spec["file"], k=spec["k"], temperature=spec["temperature"],
+                        shrink=spec["shrink"])
+    assert head.embeddings.shape[0] == m["training"]["split"]["n_train"] < 100
+
+
+def test_trained_bundle_loads_with_its_strategies(trained: tuple[Path, dict[str, Any]]) -> None:
+    b = load_bundle(trained[0])
+    assert b.extras["known_models"] == ["acme/strong", "weak"]
+    assert {"strategy:knn", "strategy:mlp", "strategy:mf"} <= set(b.extras)
+
+
+def test_same_seed_same_bundle_other_seed_other_heads(
+    data: Path, tiny_bundle_path: Path, tiny_bundle: LoadedBundle, tmp_path: Path,
+    trained: tuple[Path, dict[str, Any]],
+) -> None:
+    _, first = trained
+    again = train_bundle(TrainOptions(data=data, out=tmp_path / "a", base_bundle=tiny_bundle_path,
+                                      split="group", aliases={"strong-alias": "acme/strong"}),
+                         base=tiny_bundle)
+    for f in ("knn.npz", "mlp.onnx", "mf.onnx"):
+        assert again["files"][f]["sha256"] == first["files"][f]["sha256"], f
+    other = train_bundle(TrainOptions(data=data, out=tmp_path / "b", base_bundle=tiny_bundle_path,
+                                      split="group", seed=1, strategies=("mlp",)),
+                         base=tiny_bundle)
+    assert other["files"]["mlp.onnx"]["sha256"] != first["files"]["mlp.onnx"]["sha256"]
+
+
+def test_strategy_subset_and_no_split(data: Path, tiny_bundle_path: Path,
+                                      tiny_bundle: LoadedBundle, tmp_path: Path) -> None:
+    m = train_bundle(TrainOptions(data=data, out=tmp_path / "k", base_bundle=tiny_bundle_path,
+                                  strategies=("knn",), split="none"), base=tiny_bundle)
+    assert set(m["heads"]) == {"centroid", "knn"} and m["default_strategy"] == "knn"
+    assert m["training"]["split"]["n_test"] == 0 and m["training"]["split"]["n_train"] == 100
+
+
+def test_training_on_a_trained_bundle_replaces_its_heads(
+    trained: tuple[Path, dict[str, Any]], data: Path, tmp_path: Path
+) -> None:
+    m = train(data, trained[0], tmp_path / "again", strategies=("mf",), split="random")
+    assert set(m["heads"]) == {"centroid", "mf"}
+    assert "knn.npz" not in m["files"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"aliases": {"x": "gpt-9"}}, "not a trained model"),
+        ({"strategies": ("knn", "forest")}, "forest"),
+        ({"split": "sideways"}, "sideways"),
+    ],
+)
+def test_bad_options(data: Path, tiny_bundle_path: Path, tmp_path: Path,
+                     kw: dict[str, Any], message: str) -> None:
+    with pytest.raises((RouteIQError, ValueError), match=message):
+        train(data, tiny_bundle_path, tmp_path / "x", **kw)
+    assert not (tmp_path / "x").exists()
+
+
+def test_default_pair_rules() -> None:
+    scores = np.asarray([[1, 0, 1], [1, 1, 0]], float)
+    costs = np.asarray([[5, 1, 1], [5, 1, 1]], float)
+    assert default_pair(["a", "b", "c"], scores, costs) == ("a", "b")  # cheapest tie: better
+    assert default_pair(["a", "b", "c"], scores, None) == ("a", "b")  # lowest mean, then order
+    both = [*ROUTELLM_PAIR, "x"]
+    assert default_pair(both, np.ones((2, 3)), None) == ROUTELLM_PAIR
+
+
+def test_mean_pair_apgr_rewards_knowing_who_fails() -> None:
+    rng = np.random.default_rng(0)
+    scores = (rng.random((400, 3)) < [0.9, 0.6, 0.3]).astype(float)
+    oracle_like = scores + 0.01 * rng.random(scores.shape)
+    noise = rng.random(scores.shape)
+    assert mean_pair_apgr(oracle_like, scores) > 0.8
+    assert abs(mean_pair_apgr(noise, scores) - 0.5) < 0.1
+
+
+class CountingEncoder:
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.dim, self.calls = inner, inner.dim, 0
+
+    def encode(self, texts: list[str]) -> Any:
+        self.calls += len(texts)
+        return self.inner.encode(texts)
+
+
+def test_embedding_cache_embeds_each_text_once(tiny_bundle: LoadedBundle, tmp_path: Path) -> None:
+    enc = CountingEncoder(tiny_bundle.encoder)
+    kw = {"manifest": tiny_bundle.manifest, "cache_dir": tmp_path}
+    a = embed_cached(enc, ["one", "two", "three"], **kw)  # type: ignore[arg-type]
+    b = embed_cached(enc, ["three", "four", "one"], **kw)  # type: ignore[arg-type]
+    assert enc.calls == 4
+    assert b[0] == pytest.approx(a[2]) and b[2] == pytest.approx(a[0])
+    direct = tiny_bundle.encoder.encode(["four"]).vectors[0]
+    assert b[1] == pytest.approx(direct, abs=1e-5)
+    assert embed_cached(enc, [], **kw).shape == (0, enc.dim)  # type: ignore[arg-type]
