@@ -1,0 +1,115 @@
+"""OpenTelemetry tracing: one span per request, attributes from the versioned decision contract.
+
+Off unless ``otlp_endpoint`` (or ``OTEL_EXPORTER_OTLP_ENDPOINT``) is set. The provider belongs
+to the sidecar (not the process-global one), spans leave through a BatchSpanProcessor (a
+bounded queue, exported off the request path: a down collector drops spans, never blocks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from routeiq_sidecar import __version__
+from routeiq_sidecar.engine.types import Decision
+
+CONTRACT = "routeiq.router_decision.v1"
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class Tracing:
+    def __init__(self, endpoint: str | None, service_name: str = "routeiq-sidecar") -> None:
+        self.enabled = bool(endpoint)
+        self._provider: Any = None
+        if endpoint:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            insecure = endpoint.startswith("http://") or "://" not in endpoint
+            provider = TracerProvider(
+                resource=Resource.create(
+                    {"service.name": service_name, "service.version": __version__}
+                )
+            )
+            exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure, timeout=5)
+            provider.add_span_processor(
+                BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=500)
+            )
+            self._provider = provider
+            self.tracer: Tracer = provider.get_tracer("routeiq_sidecar", __version__)
+        else:
+            self.tracer = trace.NoOpTracer()
+
+    @staticmethod
+    def extract(carrier: Mapping[str, str]) -> Context:
+        return _PROPAGATOR.extract(carrier)
+
+    @staticmethod
+    def traceparent(span: Span) -> str | None:
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
+        return carrier.get("traceparent")
+
+    @contextmanager
+    def span(self, name: str, carrier: Mapping[str, str], transport: str) -> Iterator[Span]:
+        ctx = self.extract(carrier)
+        with self.tracer.start_as_current_span(
+            name,
+            context=ctx,
+            kind=SpanKind.SERVER,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            span.set_attribute("routeiq.transport", transport)
+            yield span
+
+    def shutdown(self) -> None:
+        if self._provider is not None:
+            self._provider.shutdown()
+
+
+def decision_attributes(d: Decision, model_group: str, candidate_count: int) -> dict[str, Any]:
+    """The attributes of the ``routeiq.router_decision.v1`` contract (docs/telemetry.md)."""
+    t = d.timings
+    return {
+        "routeiq.contract": CONTRACT,
+        "routeiq.request_id": d.request_id,
+        "routeiq.decision_id": d.decision_id,
+        "gen_ai.request.model": model_group,
+        "routeiq.selected_id": d.selected.id,
+        "routeiq.selected_model": d.selected.model,
+        "routeiq.strategy": d.strategy,
+        "routeiq.profile": d.profile,
+        "routeiq.lambda": d.lam,
+        "routeiq.candidate_count": candidate_count,
+        "routeiq.eligible_count": sum(1 for r in d.ranking if r.eligible),
+        "routeiq.category": d.signals.category,
+        "routeiq.complexity": d.signals.complexity,
+        "routeiq.complexity_score": d.signals.complexity_score,
+        "routeiq.confidence": d.signals.confidence,
+        "routeiq.degraded": d.degraded,
+        "routeiq.sticky": d.sticky,
+        "routeiq.experiment": d.experiment,
+        "routeiq.arm": d.arm,
+        "routeiq.bundle_version": d.bundle_version,
+        "routeiq.timings.tokenize_us": t.tokenize_us,
+        "routeiq.timings.embed_us": t.embed_us,
+        "routeiq.timings.classify_us": t.classify_us,
+        "routeiq.timings.queue_us": t.queue_us,
+        "routeiq.timings.total_us": t.total_us,
+        "routeiq.batch_size": t.batch_size,
+        "routeiq.cache_hit": t.cache_hit,
+    }
+
+
+def mark_error(span: Span, code: str, message: str) -> None:
+    span.set_attribute("routeiq.error.code", code)
+    span.set_status(Status(StatusCode.ERROR, message))
