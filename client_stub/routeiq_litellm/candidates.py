@@ -1,0 +1,143 @@
+"""Turn LiteLLM deployment dicts into RouteIQ ``Candidate`` JSON.
+
+Prices, context size and capabilities come from LiteLLM's own cost map (``litellm.get_model_info``),
+overridden by what the deployment itself declares (``litellm_params`` / ``model_info``), so the
+sidecar ranks exactly what LiteLLM would bill. Optional per-deployment hints for RouteIQ live in
+``model_info.routeiq``: ``{quality_prior: 0.8, labels: {tier: gold}, capabilities: [...]}``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+ModelInfoLookup = Callable[[str], Mapping[str, Any] | None]
+
+# RouteIQ capability -> LiteLLM model-info flag.
+CAPABILITY_FLAGS: dict[str, str] = {
+    "tools": "supports_function_calling",
+    "vision": "supports_vision",
+    "json": "supports_response_schema",
+    "reasoning": "supports_reasoning",
+}
+PER_MTOK = 1_000_000
+
+
+def litellm_model_info(model: str) -> Mapping[str, Any] | None:
+    """LiteLLM's cost-map entry for ``model``; None when LiteLLM does not know it."""
+    import litellm
+
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:  # unknown model: LiteLLM raises, the sidecar then uses its priors
+        return None
+    return dict(info)
+
+
+class CachedLookup:
+    """Memoises a model-info lookup per model name for ``ttl_s`` (the cost map rarely changes)."""
+
+    def __init__(self, lookup: ModelInfoLookup, ttl_s: float = 300.0, max_size: int = 4096) -> None:
+        self._lookup = lookup
+        self._ttl_s = ttl_s
+        self._max_size = max_size
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, Mapping[str, Any] | None]] = {}
+
+    def __call__(self, model: str) -> Mapping[str, Any] | None:
+        now = time.monotonic()
+        hit = self._cache.get(model)
+        if hit is not None and now - hit[0] < self._ttl_s:
+            return hit[1]
+        info = self._lookup(model)
+        with self._lock:
+            if len(self._cache) >= self._max_size:
+                self._cache.clear()
+            self._cache[model] = (now, info)
+        return info
+
+
+def _first(key: str, *sources: Mapping[str, Any] | None) -> Any:
+    for src in sources:
+        if src is not None:
+            value = src.get(key)
+            if value is not None:
+                return value
+    return None
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return max(0, min(int(value), 2**31 - 1))
+    except (TypeError, ValueError):
+        return 0
+
+
+def deployment_id(deployment: Mapping[str, Any]) -> str | None:
+    """``model_info.id``, the id LiteLLM reports as ``x-litellm-model-id``."""
+    info = deployment.get("model_info") or {}
+    value = info.get("id")
+    return str(value) if value is not None else None
+
+
+def build_candidate(
+    deployment: Mapping[str, Any], lookup: ModelInfoLookup = litellm_model_info
+) -> dict[str, Any] | None:
+    """One ``Candidate`` (proto JSON) for a deployment; None when it has no ``model_info.id``."""
+    cid = deployment_id(deployment)
+    if cid is None:
+        return None
+    params: Mapping[str, Any] = deployment.get("litellm_params") or {}
+    info: Mapping[str, Any] = deployment.get("model_info") or {}
+    model = str(params.get("model") or deployment.get("model_name") or "")
+    base_model = info.get("base_model") or params.get("base_model")
+    cost_map = lookup(str(base_model or model)) if model else None
+    hints: Mapping[str, Any] = info.get("routeiq") or {}
+
+    capabilities = [
+        cap for cap, flag in CAPABILITY_FLAGS.items() if _first(flag, info, params, cost_map)
+    ]
+    for cap in hints.get("capabilities") or ():
+        if cap not in capabilities:
+            capabilities.append(str(cap))
+    out: dict[str, Any] = {
+        "id": cid,
+        "model": model,
+        "input_cost_per_mtok": _as_float(
+            _first("input_cost_per_token", params, info, cost_map)
+        ) * PER_MTOK,
+        "output_cost_per_mtok": _as_float(
+            _first("output_cost_per_token", params, info, cost_map)
+        ) * PER_MTOK,
+        "max_input_tokens": _as_int(_first("max_input_tokens", info, params, cost_map)),
+        "capabilities": capabilities,
+    }
+    if hints.get("quality_prior") is not None:
+        out["quality_prior"] = _as_float(hints["quality_prior"])
+    if hints.get("labels"):
+        out["labels"] = {str(k): str(v) for k, v in dict(hints["labels"]).items()}
+    return out
+
+
+def build_candidates(
+    deployments: Iterable[Mapping[str, Any]], lookup: ModelInfoLookup = litellm_model_info
+) -> tuple[list[dict[str, Any]], dict[str, Mapping[str, Any]]]:
+    """Candidates plus the deployment behind each candidate id (first one wins on duplicates)."""
+    candidates: list[dict[str, Any]] = []
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for dep in deployments:
+        cand = build_candidate(dep, lookup)
+        if cand is None or cand["id"] in by_id:
+            continue
+        candidates.append(cand)
+        by_id[cand["id"]] = dep
+    return candidates, by_id
