@@ -193,9 +193,10 @@ def _multi(
 def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(report, curves)``: the JSON report and the pair curves (for ``--plot``)."""
+    data = load_jsonl(opts.data, limit=opts.limit)  # bad data fails before the heavier load
     bundle = bundle or load_bundle(opts.bundle)
     strategies = _strategies(bundle, opts.strategies)
-    ds, used = _select_rows(load_jsonl(opts.data, limit=opts.limit), opts, bundle.manifest)
+    ds, used = _select_rows(data, opts, bundle.manifest)
     rows = rows_for(bundle, ds, ds.models, opts.cache_dir, "embedding (eval)")
     preds = {n: _predictions(s, rows, ds.models) for n, s in strategies.items()}
     curves: dict[str, Any] = {}
