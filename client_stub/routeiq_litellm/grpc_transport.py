@@ -27,6 +27,15 @@ _REJECTED = {
 }
 
 
+# Reconnect quickly once a restarted sidecar is back (gRPC's default backoff grows to 120 s,
+# which would keep the circuit breaker's half-open probes failing long after).
+CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
 def grpc_target(url: str) -> str:
     """``host:port`` from ``host:port``, ``grpc://host:port`` or ``http://host:port``."""
     for scheme in ("grpc://", "http://", "dns:///"):
@@ -85,14 +94,14 @@ class GrpcTransport:
         )
 
     def _new_async(self) -> tuple[grpc.aio.Channel, pb_grpc.RouterServiceStub]:
-        channel = grpc.aio.insecure_channel(self.target)
+        channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
         return channel, pb_grpc.RouterServiceStub(channel)
 
     def _sync_stub(self) -> pb_grpc.RouterServiceStub:
         if self._stub is None:
             with self._lock:
                 if self._stub is None:
-                    self._channel = grpc.insecure_channel(self.target)
+                    self._channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
                     self._stub = pb_grpc.RouterServiceStub(self._channel)
         return self._stub
 
