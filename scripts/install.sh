@@ -11,6 +11,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$mode" = dev ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # The LiteLLM stub, and the LiteLLM proxy its integration tests run (the version tested).
+  .venv/bin/python -m pip install -q -e "client_stub[grpc]" "litellm[proxy]==1.104.5"
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh dev
 .venv/bin/ruff check .
-.venv/bin/mypy routeiq_sidecar
+.venv/bin/mypy routeiq_sidecar client_stub/routeiq_litellm
 .venv/bin/python -m pytest "$@"
