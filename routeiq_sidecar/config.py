@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import yaml
 from platformdirs import user_cache_dir
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,6 +30,37 @@ class ConfigError(Exception):
 
 def _default_home() -> Path:
     return Path(user_cache_dir("routeiq"))
+
+
+class ExperimentArm(BaseModel):
+    """One arm of an experiment: a strategy and its share of the traffic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    strategy: str = Field(min_length=1)
+    weight: float = Field(1.0, gt=0)
+
+
+class Experiment(BaseModel):
+    """A weighted split between strategies, optionally with a shadow strategy on every request.
+
+    ``model_groups`` limits it to those groups (empty = every request that names no strategy).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    arms: list[ExperimentArm] = Field(min_length=1)
+    shadow_strategy: str = ""
+    model_groups: list[str] = []
+
+    @model_validator(mode="after")
+    def _distinct_arms(self) -> Experiment:
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"experiment {self.name!r}: arm names must be distinct, got {names}")
+        return self
 
 
 class Settings(BaseSettings):
@@ -112,6 +143,72 @@ class Settings(BaseSettings):
     decision_log_size: int = Field(
         100_000, ge=1, description="Most decisions kept in memory for feedback."
     )
+    redis_timeout_ms: int = Field(
+        100,
+        ge=1,
+        le=60_000,
+        description="Bound on every Redis call; past it the request is routed without shared "
+        "state (ms).",
+    )
+    redis_max_connections: int = Field(
+        32, ge=1, le=10_000, description="Redis connection pool size per process."
+    )
+    redis_key_prefix: str = Field(
+        "routeiq:", description="Prefix of every Redis key (several deployments can share one)."
+    )
+    sticky_ttl_s: int = Field(
+        1800,
+        ge=0,
+        description="A session stays on its deployment this long after its last turn "
+        "(seconds; 0 = no stickiness).",
+    )
+    session_cache_size: int = Field(
+        100_000, ge=1, description="Most sessions kept for stickiness by the memory store."
+    )
+    feedback_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Largest weight of observed feedback in a candidate's quality "
+        "(0 = learning off).",
+    )
+    feedback_prior_strength: float = Field(
+        10.0,
+        gt=0,
+        description="Outcomes after which observed feedback weighs as much as the prediction "
+        "(k in n/(n+k)).",
+    )
+    feedback_window: int = Field(
+        50,
+        ge=1,
+        description="About how many recent outcomes per model and category count "
+        "(older ones fade geometrically).",
+    )
+    stats_half_life_s: float = Field(
+        3600.0,
+        ge=0,
+        description="Feedback evidence not refreshed halves this often, so a shunned model "
+        "is tried again (0 = never fades).",
+    )
+    stats_ttl_s: int = Field(
+        604_800,
+        ge=1,
+        description="Per-model feedback statistics expire this long after their last update "
+        "(seconds).",
+    )
+    experiments: list[Experiment] = Field(
+        [],
+        description="A/B experiments, a YAML or JSON list of {name, arms: [{name, strategy, "
+        "weight}], shadow_strategy, model_groups}.",
+    )
+
+    @field_validator("experiments")
+    @classmethod
+    def _distinct_experiments(cls, v: list[Experiment]) -> list[Experiment]:
+        names = [e.name for e in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"experiment names must be distinct, got {names}")
+        return v
 
     @field_validator("http_host", "grpc_host")
     @classmethod

@@ -13,6 +13,8 @@ if [ "$mode" = dev ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   # The LiteLLM stub, and the LiteLLM proxy its integration tests run (the version tested).
   .venv/bin/python -m pip install -q -e "client_stub[grpc]" "litellm[proxy]==1.104.5"
+  # The Redis tests start their own real redis-server on a free port.
+  command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 else
   .venv/bin/python -m pip install -q -e .
 fi

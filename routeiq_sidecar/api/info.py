@@ -28,5 +28,23 @@ def info_out(engine: Engine) -> pb.GetInfoResponse:
         encoder=f"{enc.get('source', '?')} {enc.get('source_version', '')} "
         f"({engine.settings.encoder_precision})".strip(),
         model_groups=sorted(loaded.catalogue.groups),
+        experiments=[
+            pb.Experiment(
+                name=e.name,
+                shadow_strategy=e.shadow_strategy,
+                arms=[
+                    pb.ExperimentArm(
+                        name=a.name,
+                        strategy=a.strategy,
+                        weight=a.weight,
+                        decisions=a.decisions,
+                        feedback_count=a.feedback_count,
+                        mean_feedback=a.mean_feedback,
+                    )
+                    for a in e.arms
+                ],
+            )
+            for e in engine.experiment_report()
+        ],
         known_models=sorted(b.extras.get("known_models", [])),
     )

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.config import Settings
+from routeiq_sidecar.engine import learning, sticky
 from routeiq_sidecar.engine.batcher import Batcher, Embedded
 from routeiq_sidecar.engine.cache import EmbeddingCache, text_key
 from routeiq_sidecar.engine.catalogue import Catalogue
 from routeiq_sidecar.engine.decide import Constraints, rank, resolve_lambda
+from routeiq_sidecar.engine.experiments import (
+    Assignment,
+    ExperimentReport,
+    Experiments,
+    decision_counts,
+    feedback_counts,
+)
 from routeiq_sidecar.engine.text import SelectedText, select_text
 from routeiq_sidecar.engine.types import (
     CandidateSpec,
@@ -39,14 +48,17 @@ from routeiq_sidecar.engine.validate import (
     resolve_profile,
 )
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, invalid
-from routeiq_sidecar.state.memory import MemoryStore
-from routeiq_sidecar.state.store import Store
+from routeiq_sidecar.state.factory import make_store
+from routeiq_sidecar.state.stats import ModelStat
+from routeiq_sidecar.state.store import Lookup, Store
 from routeiq_sidecar.strategies.base import Strategy, StrategyInput
 from routeiq_sidecar.strategies.priors import capability_priors
 from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.telemetry.metrics import Metrics
 
 FALLBACK_STRATEGY = "length"
+STATE_DOWN_NOTE = "shared state unavailable: not sticky, feedback not applied"
+log = logging.getLogger("routeiq.engine")
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,24 @@ class Loaded:
     strategies: dict[str, Strategy]
     catalogue: Catalogue
     batcher: Batcher
+
+
+@dataclass(frozen=True)
+class StateView:
+    """What the state store said for one request (``ok`` False: it could not answer)."""
+
+    ok: bool = True
+    session_key: str | None = None
+    previous: str | None = None  # the session's deployment
+    stats: dict[str, ModelStat] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    ranking: list[Score]
+    lam: float
+    note: str
+    learned: bool
 
 
 @dataclass(frozen=True)
@@ -80,11 +110,12 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.store: Store = store or MemoryStore(
-            ttl_s=settings.decision_ttl_s, max_items=settings.decision_log_size
-        )
+        self.store: Store = store if store is not None else make_store(settings, self.metrics)
+        self.learning = learning.LearningConfig.from_settings(settings)
+        self.experiments = Experiments(settings.experiments)
         self.cache = EmbeddingCache(settings.embed_cache_size)
         self.loaded = self._make_loaded(bundle, catalogue)
+        self.experiments.check(self.loaded.strategies)
 
     # --- lifecycle
     def _make_loaded(self, bundle: LoadedBundle, catalogue: Catalogue) -> Loaded:
@@ -110,6 +141,7 @@ class Engine:
 
     async def close(self) -> None:
         await self.loaded.batcher.stop()
+        await self.experiments.close()
         await self.store.close()
 
     @property
@@ -172,7 +204,8 @@ class Engine:
         check_request(inp, s)
         loaded = self.loaded
         profile = resolve_profile(inp, s)
-        strategy_name = inp.strategy or self.default_strategy()
+        assigned = self._assign(inp, loaded)
+        strategy_name = inp.strategy or (assigned.strategy if assigned else self.default_strategy())
         if strategy_name not in loaded.strategies:
             raise invalid(
                 "strategy",
@@ -204,28 +237,24 @@ class Engine:
             vec, timings, t1 = np.zeros(0, np.float32), Timings(), time.perf_counter_ns()
             signals = self._fallback_signals(sel)
 
-        strategy = loaded.strategies[strategy_name]
+        state = await self._read_state(inp, signals.category, candidates)
         priors, prior_sources = capability_priors(candidates)
         seed = int.from_bytes(hashlib.blake2b(inp.request_id.encode(), digest_size=8).digest())
-        est = strategy.predict(
-            StrategyInput(vec, sel, signals, candidates, priors, prior_sources, seed)
+        sinp = StrategyInput(vec, sel, signals, candidates, priors, prior_sources, seed)
+        constraints = Constraints(
+            inp.required_capabilities,
+            inp.max_cost_per_mtok,
+            sel.estimated_prompt_tokens,
+            profile,
         )
-        lam = resolve_lambda(profile, inp.quality_cost_tradeoff) if est.cost_aware else 0.0
-        ranking = rank(
-            candidates,
-            est.quality,
-            est.sources,
-            constraints=Constraints(
-                inp.required_capabilities,
-                inp.max_cost_per_mtok,
-                sel.estimated_prompt_tokens,
-                profile,
-            ),
-            lam=lam,
-            signals=signals,
-            output_tokens=s.assumed_output_tokens,
-        )
+        ranked = self._rank(loaded, strategy_name, sinp, state, inp, profile, constraints)
+        kept = sticky.keep(ranked.ranking, state.previous)
+        ranking = kept.ranking
         selected = next(c for c in candidates if c.id == ranking[0].candidate_id)
+        shadow_strategy, shadow_id = self._shadow(
+            loaded, assigned, sinp, state, inp, profile, constraints, degraded
+        )
+        notes = [n for n in (kept.note, "" if state.ok else STATE_DOWN_NOTE) if n]
         timings.classify_us = _us_since(t1)
         timings.total_us = _us_since(t0)
         decision = Decision(
@@ -235,26 +264,161 @@ class Engine:
             ranking=ranking,
             strategy=strategy_name,
             profile=profile,
-            lam=lam,
+            lam=ranked.lam,
             signals=signals,
-            reason=self._reason(selected, ranking, strategy_name, profile, lam, est.note, cause),
+            reason=self._reason(
+                selected, ranking, strategy_name, profile, ranked.lam, ranked.note, cause, notes
+            ),
             timings=timings,
             bundle_version=loaded.bundle.version,
             degraded=degraded,
+            sticky=kept.sticky,
+            experiment=assigned.experiment if assigned else "",
+            arm=assigned.arm if assigned else "",
+            shadow_strategy=shadow_strategy,
+            shadow_selected_id=shadow_id,
         )
-        await self.store.record_decision(decision.decision_id, self._record(decision, inp))
-        self.metrics.decisions.labels(
-            strategy_name, profile, selected.model, str(degraded).lower()
-        ).inc()
-        for stage, us in (
-            ("tokenize", timings.tokenize_us),
-            ("embed", timings.embed_us),
-            ("classify", timings.classify_us),
-            ("queue", timings.queue_us),
-            ("total", timings.total_us),
-        ):
-            self.metrics.stage_seconds.labels(stage).observe(us / 1e6)
+        written = await self._remember(decision, inp, state, assigned, ranked.learned)
+        timings.total_us = _us_since(t0)  # the state writes are part of serving the request
+        self._count(decision, state, kept, ranked.learned, written)
         return decision
+
+    # --- the state around a decision (stickiness, learning, experiments)
+    def _assign(self, inp: RouteInput, loaded: Loaded) -> Assignment | None:
+        """The experiment arm, unless the request names its strategy (an override)."""
+        if inp.strategy or not self.experiments:
+            return None
+        a = self.experiments.assign(inp)
+        if a is None or a.strategy not in loaded.strategies:  # a reload dropped the strategy
+            return None
+        return a
+
+    async def _read_state(
+        self, inp: RouteInput, category: str, candidates: tuple[CandidateSpec, ...]
+    ) -> StateView:
+        key = sticky.session_key(inp) if self.settings.sticky_ttl_s > 0 else None
+        want_stats = self.learning.on
+        if key is None and not want_stats:
+            return StateView()
+        models = sorted({c.model for c in candidates})
+        got_sticky, got_stats = await asyncio.gather(
+            self.store.get_sticky(key) if key is not None else _nothing(),
+            self.store.read_stats(category, models) if want_stats else _no_stats(),
+        )
+        return StateView(
+            ok=got_sticky.ok and got_stats.ok,
+            session_key=key,
+            previous=got_sticky.value if got_sticky.ok else None,
+            stats=got_stats.value if got_stats.ok else {},
+        )
+
+    def _rank(
+        self,
+        loaded: Loaded,
+        strategy_name: str,
+        sinp: StrategyInput,
+        state: StateView,
+        inp: RouteInput,
+        profile: str,
+        constraints: Constraints,
+    ) -> Ranked:
+        est = loaded.strategies[strategy_name].predict(sinp)
+        quality, sources, learned = est.quality, est.sources, False
+        if state.stats and learning.learns(strategy_name, self.learning):
+            b = learning.blend(
+                quality,
+                sources,
+                [c.model for c in sinp.candidates],
+                state.stats,
+                now=time.time(),
+                cfg=self.learning,
+            )
+            quality, sources, learned = b.quality, b.sources, b.learned
+        lam = resolve_lambda(profile, inp.quality_cost_tradeoff) if est.cost_aware else 0.0
+        ranking = rank(
+            sinp.candidates,
+            quality,
+            sources,
+            constraints=constraints,
+            lam=lam,
+            signals=sinp.signals,
+            output_tokens=self.settings.assumed_output_tokens,
+        )
+        return Ranked(ranking, lam, est.note, learned)
+
+    def _shadow(
+        self,
+        loaded: Loaded,
+        assigned: Assignment | None,
+        sinp: StrategyInput,
+        state: StateView,
+        inp: RouteInput,
+        profile: str,
+        constraints: Constraints,
+        degraded: bool,
+    ) -> tuple[str, str]:
+        """(shadow strategy, the candidate it would have served); never fails the request."""
+        if assigned is None or not assigned.shadow_strategy or degraded:
+            return "", ""
+        name = assigned.shadow_strategy
+        if name not in loaded.strategies:
+            return "", ""
+        try:
+            ranked = self._rank(loaded, name, sinp, state, inp, profile, constraints)
+        except Exception as exc:  # the shadow is advisory: the served answer stands
+            log.warning("shadow strategy %s failed: %s", name, exc)
+            return name, ""
+        return name, ranked.ranking[0].candidate_id
+
+    async def _remember(
+        self,
+        d: Decision,
+        inp: RouteInput,
+        state: StateView,
+        assigned: Assignment | None,
+        learned: bool,
+    ) -> bool:
+        """Decision log, the session's deployment and experiment counts; False: not all stored."""
+        writes = [self.store.record_decision(d.decision_id, self._record(d, inp, learned))]
+        if state.session_key is not None and state.ok:
+            writes.append(self.store.set_sticky(state.session_key, d.selected.id))
+        if assigned is not None:
+            deltas = decision_counts(assigned, d.shadow_selected_id, d.selected.id)
+            self.experiments.note(assigned.experiment, deltas)
+            writes.append(self.store.incr_counters(assigned.experiment, deltas))
+        ok = all(await asyncio.gather(*writes))
+        if not ok and state.ok:
+            d.reason = d.reason.removesuffix(".") + "; shared state unavailable: not recorded."
+        return ok
+
+    def _count(
+        self, d: Decision, state: StateView, kept: sticky.Kept, learned: bool, written: bool
+    ) -> None:
+        m = self.metrics
+        m.decisions.labels(d.strategy, d.profile, d.selected.model, str(d.degraded).lower()).inc()
+        for stage, us in (
+            ("tokenize", d.timings.tokenize_us),
+            ("embed", d.timings.embed_us),
+            ("classify", d.timings.classify_us),
+            ("queue", d.timings.queue_us),
+            ("total", d.timings.total_us),
+        ):
+            m.stage_seconds.labels(stage).observe(us / 1e6)
+        if not (state.ok and written):
+            m.state_degraded.inc()
+        if state.session_key is not None:
+            m.sticky.labels(kept.result if state.ok else "unavailable").inc()
+        if learned:
+            m.learned.inc()
+        if d.experiment:
+            m.experiment_decisions.labels(d.experiment, d.arm, d.strategy).inc()
+        if d.shadow_strategy and d.shadow_selected_id:
+            agree = str(d.shadow_selected_id == d.selected.id).lower()
+            m.shadow_decisions.labels(d.experiment, d.shadow_strategy, agree).inc()
+
+    def experiment_report(self) -> list[ExperimentReport]:
+        """Arms with their counts, for GetInfo (refreshed from the store in the background)."""
+        return self.experiments.report(self.store)
 
     async def feedback(self, decision_id: str, outcome: dict[str, Any]) -> bool:
         """Returns True when this decision already had feedback (idempotent)."""
@@ -270,6 +434,14 @@ class Engine:
             if v is not None and (not np.isfinite(v) or v < 0):
                 raise invalid(f, f"must be a finite number >= 0, got {v!r}")
         res = await self.store.record_feedback(decision_id, outcome)
+        if not res.available:
+            self.metrics.feedback.labels("unavailable").inc()
+            raise RouteIQError(
+                ErrorKind.UNAVAILABLE,
+                f"decision_id: the shared state store is unavailable, feedback for "
+                f"{decision_id!r} was not recorded; retry later",
+                field="decision_id",
+            )
         if not res.found:
             self.metrics.feedback.labels("unknown").inc()
             raise RouteIQError(
@@ -279,20 +451,51 @@ class Engine:
                 field="decision_id",
             )
         self.metrics.feedback.labels("duplicate" if res.duplicate else "accepted").inc()
+        if not res.duplicate and res.record is not None:
+            await self._learn(res.record, outcome)
         return res.duplicate
+
+    async def _learn(self, record: dict[str, Any], outcome: dict[str, Any]) -> None:
+        """Per-model statistics and experiment counts; a store failure here only loses them."""
+        r = learning.reward(outcome)
+        writes = [
+            self.store.update_stats(
+                str(record.get("category", "")),
+                str(record.get("selected_model", "")),
+                r,
+                now=time.time(),
+                latency_ms=float(outcome.get("latency_ms") or 0.0),
+                cost_usd=float(outcome.get("cost_usd") or 0.0),
+            )
+        ]
+        experiment, arm = str(record.get("experiment") or ""), str(record.get("arm") or "")
+        if experiment and arm:
+            deltas = feedback_counts(arm, r)
+            self.experiments.note(experiment, deltas)
+            writes.append(self.store.incr_counters(experiment, deltas))
+            self.metrics.experiment_feedback.labels(experiment, arm).inc()
+        if not all(await asyncio.gather(*writes)):
+            log.warning("feedback accepted but not learned: the shared state store is unavailable")
 
     # --- helpers
     @staticmethod
-    def _record(d: Decision, inp: RouteInput) -> dict[str, Any]:
+    def _record(d: Decision, inp: RouteInput, learned: bool) -> dict[str, Any]:
         return {
             "selected_id": d.selected.id,
             "selected_model": d.selected.model,
+            "predicted_quality": d.ranking[0].predicted_quality,
             "strategy": d.strategy,
             "profile": d.profile,
             "category": d.signals.category,
             "complexity": d.signals.complexity,
             "session_id": inp.session_id,
             "user_id": inp.user_id,
+            "sticky": d.sticky,
+            "learned": learned,
+            "experiment": d.experiment,
+            "arm": d.arm,
+            "shadow_strategy": d.shadow_strategy,
+            "shadow_selected_id": d.shadow_selected_id,
             "created": time.time(),
         }
 
@@ -305,6 +508,7 @@ class Engine:
         lam: float,
         note: str,
         cause: str,
+        notes: list[str] | None = None,
     ) -> str:
         top = ranking[0]
         out = sum(1 for r in ranking if not r.eligible)
@@ -315,6 +519,15 @@ class Engine:
         ]
         if out:
             parts.append(f"{out} of {len(ranking)} candidates ineligible")
+        parts.extend(notes or ())
         if cause:
             parts.insert(0, f"degraded: {cause}, fallback rule {FALLBACK_STRATEGY}")
         return "; ".join(parts) + "."
+
+
+async def _nothing() -> Lookup[str | None]:
+    return Lookup(True, None)
+
+
+async def _no_stats() -> Lookup[dict[str, ModelStat]]:
+    return Lookup(True, {})

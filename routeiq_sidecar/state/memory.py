@@ -1,49 +1,165 @@
-"""In-process state: a decision log bounded by size and TTL (feedback is idempotent per id)."""
+"""In-process state (the default): every map bounded by a TTL and a size, oldest out first.
+
+Nothing is shared between processes or replicas; a restart forgets everything. Stickiness,
+feedback learning and experiment counts still work within one process.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
-from routeiq_sidecar.state.store import FeedbackResult
+from routeiq_sidecar.state.stats import ModelStat, updated
+from routeiq_sidecar.state.store import FeedbackResult, Lookup, StateLimits
+
+V = TypeVar("V")
 
 
-class MemoryStore:
-    def __init__(
-        self, *, ttl_s: float, max_items: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+class TTLMap(Generic[V]):
+    """A dict whose entries expire ``ttl_s`` after their last write, with at most ``max_items``.
+
+    Writes move an entry to the back, so the front always holds the entry that expires first
+    (one TTL per map); expiry and eviction pop from the front, O(1) per entry dropped."""
+
+    def __init__(self, ttl_s: float, max_items: int, clock: Callable[[], float]) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
         self._clock = clock
-        self._decisions: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
-        self._feedback: dict[str, dict[str, Any]] = {}
+        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self.on_drop: Callable[[str], None] | None = None
 
-    def _expire(self) -> None:
+    def _purge(self) -> None:
         now = self._clock()
-        while self._decisions:
-            key, (expires, _) = next(iter(self._decisions.items()))
-            if expires > now and len(self._decisions) <= self.max_items:
+        items = self._items
+        while items:
+            key, (expires, _) = next(iter(items.items()))
+            if expires > now and len(items) <= self.max_items:
                 break
-            self._decisions.popitem(last=False)
-            self._feedback.pop(key, None)
+            items.popitem(last=False)
+            if self.on_drop is not None:
+                self.on_drop(key)
 
-    async def record_decision(self, decision_id: str, record: dict[str, Any]) -> None:
-        self._decisions[decision_id] = (self._clock() + self.ttl_s, record)
-        self._expire()
+    def get(self, key: str) -> V | None:
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        if hit[0] <= self._clock():
+            self._purge()
+            return None
+        return hit[1]
 
-    async def record_feedback(self, decision_id: str, outcome: dict[str, Any]) -> FeedbackResult:
-        self._expire()
-        if decision_id not in self._decisions:
-            return FeedbackResult(found=False, duplicate=False)
-        if decision_id in self._feedback:
-            return FeedbackResult(found=True, duplicate=True)
-        self._feedback[decision_id] = outcome
-        return FeedbackResult(found=True, duplicate=False)
+    def set(self, key: str, value: V) -> None:
+        self._items[key] = (self._clock() + self.ttl_s, value)
+        self._items.move_to_end(key)
+        self._purge()
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
 
     def __len__(self) -> int:
-        return len(self._decisions)
+        self._purge()
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        self._purge()
+        return iter(list(self._items))
+
+
+class MemoryStore:
+    kind = "memory"
+
+    def __init__(
+        self,
+        limits: StateLimits,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limits = limits
+        self._wall = wall_clock
+        self.decisions: TTLMap[dict[str, Any]] = TTLMap(
+            limits.decision_ttl_s, limits.decision_log_size, clock
+        )
+        self._feedback: dict[str, dict[str, Any]] = {}
+        self.decisions.on_drop = self._forget_feedback
+        self.sessions: TTLMap[str] = TTLMap(limits.sticky_ttl_s, limits.session_cache_size, clock)
+        self.stats: TTLMap[ModelStat] = TTLMap(limits.stats.ttl_s, limits.stats_max_entries, clock)
+        self.counters: dict[str, dict[str, float]] = {}
+
+    def _forget_feedback(self, decision_id: str) -> None:
+        self._feedback.pop(decision_id, None)
+
+    async def get_sticky(self, key: str) -> Lookup[str | None]:
+        return Lookup(True, self.sessions.get(key))
+
+    async def set_sticky(self, key: str, candidate_id: str) -> bool:
+        self.sessions.set(key, candidate_id)
+        return True
+
+    async def record_decision(self, decision_id: str, record: dict[str, Any]) -> bool:
+        self.decisions.set(decision_id, record)
+        return True
+
+    async def record_feedback(self, decision_id: str, outcome: dict[str, Any]) -> FeedbackResult:
+        record = self.decisions.get(decision_id)
+        if record is None:
+            return FeedbackResult(found=False, duplicate=False)
+        if decision_id in self._feedback:
+            return FeedbackResult(found=True, duplicate=True, record=record)
+        self._feedback[decision_id] = outcome
+        return FeedbackResult(found=True, duplicate=False, record=record)
+
+    @staticmethod
+    def _stats_key(category: str, model: str) -> str:
+        return f"{category}\x1f{model}"
+
+    async def read_stats(
+        self, category: str, models: Sequence[str]
+    ) -> Lookup[dict[str, ModelStat]]:
+        out: dict[str, ModelStat] = {}
+        for m in models:
+            s = self.stats.get(self._stats_key(category, m))
+            if s is not None:
+                out[m] = s
+        return Lookup(True, out)
+
+    async def update_stats(
+        self,
+        category: str,
+        model: str,
+        reward: float,
+        *,
+        now: float,
+        latency_ms: float = 0.0,
+        cost_usd: float = 0.0,
+    ) -> bool:
+        key = self._stats_key(category, model)
+        self.stats.set(
+            key,
+            updated(
+                self.stats.get(key),
+                reward,
+                now,
+                self.limits.stats,
+                latency_ms=latency_ms,
+                cost_usd=cost_usd,
+            ),
+        )
+        return True
+
+    async def incr_counters(self, group: str, deltas: Mapping[str, float]) -> bool:
+        counters = self.counters.setdefault(group, {})
+        for name, d in deltas.items():
+            counters[name] = counters.get(name, 0.0) + d
+        return True
+
+    async def read_counters(self, group: str) -> Lookup[dict[str, float]]:
+        return Lookup(True, dict(self.counters.get(group, {})))
+
+    def __len__(self) -> int:
+        return len(self.decisions)
 
     async def close(self) -> None:
         return None

@@ -14,6 +14,7 @@ from routeiq_sidecar.strategies.baselines import (
     StrongestStrategy,
 )
 from routeiq_sidecar.strategies.centroid import CentroidStrategy
+from routeiq_sidecar.strategies.ensemble import ensemble_factory
 from routeiq_sidecar.strategies.knn import knn_factory
 from routeiq_sidecar.strategies.mf import mf_factory
 from routeiq_sidecar.strategies.mlp import mlp_factory
@@ -32,6 +33,7 @@ FACTORIES: dict[str, Factory] = {
     "knn": knn_factory,
     "mlp": mlp_factory,
     "mf": mf_factory,
+    "ensemble": ensemble_factory,
 }
 
 

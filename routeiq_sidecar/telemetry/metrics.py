@@ -61,3 +61,48 @@ class Metrics:
             "routeiq_degraded", "Answers from a fallback rule, by cause.", ["cause"], registry=r
         )
         self.bundle = Info("routeiq_bundle", "The loaded bundle.", registry=r)
+        # --- shared state, stickiness, learning, experiments (state/, engine/sticky.py, ...)
+        self.state_errors = Counter(
+            "routeiq_state_errors",
+            "State store calls without an answer (down, slow, or waiting to reconnect), by op.",
+            ["op"],
+            registry=r,
+        )
+        self.state_up = Gauge(
+            "routeiq_state_up", "1 while the state store answers, 0 after a failure.", registry=r
+        )
+        self.state_up.set(1)
+        self.state_degraded = Counter(
+            "routeiq_state_degraded_decisions",
+            "Decisions made without shared state (not sticky, not learned).",
+            registry=r,
+        )
+        self.sticky = Counter(
+            "routeiq_sticky",
+            "Session stickiness per decision with a session_id: hit, new, broken, unavailable.",
+            ["result"],
+            registry=r,
+        )
+        self.learned = Counter(
+            "routeiq_learned_decisions",
+            "Decisions whose predicted quality blended feedback statistics.",
+            registry=r,
+        )
+        self.experiment_decisions = Counter(
+            "routeiq_experiment_decisions",
+            "Decisions per experiment arm.",
+            ["experiment", "arm", "strategy"],
+            registry=r,
+        )
+        self.experiment_feedback = Counter(
+            "routeiq_experiment_feedback",
+            "Accepted feedback per experiment arm.",
+            ["experiment", "arm"],
+            registry=r,
+        )
+        self.shadow_decisions = Counter(
+            "routeiq_shadow_decisions",
+            "Shadow-strategy decisions, by agreement with the served choice.",
+            ["experiment", "shadow_strategy", "agree"],
+            registry=r,
+        )

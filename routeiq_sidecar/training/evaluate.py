@@ -33,7 +33,7 @@ from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, scor
 from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_report
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.train import (
-    TRAINED_STRATEGIES,
+    SERVED_STRATEGIES,
     Rows,
     file_sha256,
     held_out_split,
@@ -87,7 +87,7 @@ def _select_rows(ds: Dataset, opts: EvalOptions, manifest: dict[str, Any]) -> tu
 
 
 def _strategies(bundle: LoadedBundle, names: tuple[str, ...]) -> dict[str, TrainedStrategy]:
-    available = {n: s for n in TRAINED_STRATEGIES
+    available = {n: s for n in SERVED_STRATEGIES
                  if isinstance(s := bundle.extras.get(f"strategy:{n}"), TrainedStrategy)}
     if not available:
         raise invalid("bundle", f"bundle {bundle.path} has no trained head (knn, mlp, mf)")

@@ -38,11 +38,12 @@ from routeiq_sidecar.training.data import (
     split_dataset,
 )
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
-from routeiq_sidecar.training.fit import Fitted, Rows, fit_knn, fit_net
+from routeiq_sidecar.training.fit import Fitted, Rows, fit_ensemble, fit_knn, fit_net
 from routeiq_sidecar.training.onnx_export import write_head
 from routeiq_sidecar.training.pairs import default_pair
 
 TRAINED_STRATEGIES = ("knn", "mlp", "mf")
+SERVED_STRATEGIES = (*TRAINED_STRATEGIES, "ensemble")  # ensemble: added with >= 2 heads
 SPLIT_CHOICES = ("auto", "field", "group", "random", "none")
 VALIDATION_FRACTION = 0.15
 HEAD_FILES = {"knn": "knn.npz", "mlp": "mlp.onnx", "mf": "mf.onnx"}
@@ -122,12 +123,15 @@ def _copy_base(base: LoadedBundle, dest: Path) -> dict[str, Any]:
 
 
 def _write_head(fitted: Fitted, folder: Path) -> dict[str, Any]:
+    score = {"validation_mean_pair_apgr": round(fitted.validation, 6)}
+    if fitted.name == "ensemble":
+        return {**fitted.params, **score}
     file = HEAD_FILES[fitted.name]
     if fitted.name == "knn":
         fitted.head.save(folder / file)  # type: ignore[union-attr]
     else:
         write_head(fitted.head, folder / file, f"routeiq-{fitted.name}")  # type: ignore[arg-type]
-    return {"file": file, **fitted.params, "validation_mean_pair_apgr": round(fitted.validation, 6)}
+    return {"file": file, **fitted.params, **score}
 
 
 def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dict[str, Any]:
@@ -151,6 +155,9 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
             fitted.append(fit_knn(models, fit_rows, val_rows))
         else:
             fitted.append(fit_net(name, fit_rows, val_rows, features, opts.seed))
+    combined = fit_ensemble(fitted, val_rows) if len(fitted) >= 2 else None
+    if combined is not None:
+        fitted.append(combined)
     ranked = sorted(fitted, key=lambda f: -np.nan_to_num(f.validation, nan=-1.0))
 
     out = Path(opts.out).resolve()

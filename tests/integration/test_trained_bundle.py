@@ -81,9 +81,9 @@ def trained(tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
 def test_train_prints_a_summary(trained: tuple[Path, Path, Path, dict[str, Any]]) -> None:
     out, _, _, summary = trained
     assert summary["bundle"] == str(out) and len(summary["models"]) == 9
-    assert summary["default_strategy"] in {"knn", "mlp", "mf"}
+    assert summary["default_strategy"] in {"knn", "mlp", "mf", "ensemble"}
     assert summary["split"]["method"] == "field" and summary["split"]["n_test"] > 0
-    assert set(summary["heads"]) == {"knn", "mlp", "mf"}
+    assert set(summary["heads"]) == {"knn", "mlp", "mf", "ensemble"}
 
 
 def check_ranking(body: dict[str, Any], strategy: str) -> dict[str, dict[str, Any]]:
@@ -110,10 +110,10 @@ async def test_rest_and_grpc_route_with_each_trained_strategy(
         base = f"http://127.0.0.1:{sc.http_port}"
         async with httpx.AsyncClient() as c:
             info = (await c.get(f"{base}/v1/info")).json()
-            assert {"knn", "mlp", "mf", "centroid", "length"} <= set(info["strategies"])
+            assert {"knn", "mlp", "mf", "ensemble", "centroid"} <= set(info["strategies"])
             assert info["default_strategy"] == summary["default_strategy"]
             assert sorted(info["known_models"]) == sorted(summary["models"])
-            for strategy in ("knn", "mlp", "mf"):
+            for strategy in ("knn", "mlp", "mf", "ensemble"):
                 r = await c.post(f"{base}/v1/route", json={
                     "prompt": PROMPT, "candidates": CANDIDATES, "strategy": strategy})
                 assert r.status_code == 200, r.text
@@ -185,10 +185,10 @@ def test_eval_prints_pair_and_quality_cost_json(
         assert key in rep
         for part in ("random", "length", "oracle"):
             assert key in rep["pair"][part]
-    assert set(rep["pair"]["routers"]) == {"knn", "mlp", "mf"}
+    assert set(rep["pair"]["routers"]) == {"knn", "mlp", "mf", "ensemble"}
     assert rep["pair"]["oracle"]["apgr"] >= rep["pair"]["random"]["apgr"]
     multi = rep["multi"]
-    assert {"knn", "mlp", "mf", "length"} == set(multi["routers"])
+    assert {"knn", "mlp", "mf", "ensemble", "length"} == set(multi["routers"])
     assert all(np.isfinite(r["aiq"]) and r["points"] for r in multi["routers"].values())
     assert {"model", "cost", "score"} <= set(multi["best_single"])
     assert multi["oracle"]["aiq"] >= multi["random"]["aiq"]

@@ -65,7 +65,10 @@ def test_bundle_is_verified_and_complete(trained: tuple[Path, dict[str, Any]]) -
             "mlp.onnx", "mf.onnx"} == set(m["files"])
     assert m["models"] == ["acme/strong", "weak"]
     assert m["aliases"] == {"strong-alias": "acme/strong"}
-    assert m["default_strategy"] in {"knn", "mlp", "mf"}
+    assert m["default_strategy"] in {"knn", "mlp", "mf", "ensemble"}
+    ens = m["heads"]["ensemble"]
+    assert len(ens["members"]) >= 2 and set(ens["members"]) <= {"knn", "mlp", "mf"}
+    assert sum(ens["weights"]) == pytest.approx(1.0) and "file" not in ens
     assert m["heads"]["centroid"]["file"] == "centroids.npz"
     assert m["heads"]["mlp"]["file"] == "mlp.onnx" and m["heads"]["mlp"]["models"] == m["models"]
     t = m["training"]
@@ -87,7 +90,13 @@ def test_test_rows_stay_out_of_the_heads(trained: tuple[Path, dict[str, Any]]) -
 def test_trained_bundle_loads_with_its_strategies(trained: tuple[Path, dict[str, Any]]) -> None:
     b = load_bundle(trained[0])
     assert b.extras["known_models"] == ["acme/strong", "weak"]
-    assert {"strategy:knn", "strategy:mlp", "strategy:mf"} <= set(b.extras)
+    assert {"strategy:knn", "strategy:mlp", "strategy:mf", "strategy:ensemble"} <= set(b.extras)
+    ens = b.extras["strategy:ensemble"]
+    members = [b.extras[f"strategy:{n}"].head for n in b.manifest["heads"]["ensemble"]["members"]]
+    emb = np.eye(1, b.encoder.dim, dtype=np.float32)
+    feats = np.zeros((1, 5), np.float32)
+    want = np.mean([h.predict(emb, feats) for h in members], axis=0)
+    assert ens.head.predict(emb, feats) == pytest.approx(want)
 
 
 def test_same_seed_same_bundle_other_seed_other_heads(
@@ -118,7 +127,7 @@ def test_training_on_a_trained_bundle_replaces_its_heads(
     trained: tuple[Path, dict[str, Any]], data: Path, tmp_path: Path
 ) -> None:
     m = train(data, trained[0], tmp_path / "again", strategies=("mf",), split="random")
-    assert set(m["heads"]) == {"centroid", "mf"}
+    assert set(m["heads"]) == {"centroid", "mf"}  # one head: no ensemble
     assert "knn.npz" not in m["files"]
 
 
