@@ -1,0 +1,3 @@
+module example.com/routeiq-client
+
+go 1.19

@@ -1,0 +1,1 @@
+"""Deployment artefacts: Dockerfile, its build recipe, the Helm chart."""
