@@ -155,6 +155,15 @@ def test_recipe_lays_out_the_image(recipe: Recipe) -> None:
     location = venv_python(recipe, "import routeiq_sidecar; print(routeiq_sidecar.__file__)")
     assert Path(location).is_relative_to(prefix / "venv")
     assert venv_python(recipe, "import importlib.util as u; print(u.find_spec('torch'))") == "None"
+    # the OTLP exporter, when installed, imports (xds-protos overlaps opentelemetry-proto)
+    code = (
+        "import importlib, importlib.metadata as md\n"
+        "try:\n    md.distribution('opentelemetry-exporter-otlp-proto-grpc')\n"
+        "except md.PackageNotFoundError:\n    pass\n"
+        "else:\n"
+        "    importlib.import_module('opentelemetry.exporter.otlp.proto.grpc.trace_exporter')\n"
+    )
+    venv_python(recipe, code)
     stub = recipe.src / "client_stub" / "routeiq_litellm"
     assert (prefix / "litellm-stub" / "routeiq_litellm" / "__init__.py").is_file() == stub.is_dir()
     assert not (home / "bundles" / ".lock").exists()
