@@ -52,6 +52,23 @@ class HookSettings:
     feedback_timeout_ms: float = 1000.0
     feedback_queue: int = 1000
 
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name}={getattr(self, name)!r} ({rule})"
+            for name, ok, rule in (
+                ("transport", self.transport in ("http", "grpc"), "http or grpc"),
+                ("timeout_ms", self.timeout_ms > 0, "must be > 0"),
+                ("breaker_failures", self.breaker_failures >= 1, "must be >= 1"),
+                ("breaker_reset_s", self.breaker_reset_s >= 0, "must be >= 0"),
+                ("deadline_ms", self.deadline_ms >= 0, "must be >= 0"),
+                ("feedback_timeout_ms", self.feedback_timeout_ms > 0, "must be > 0"),
+                ("feedback_queue", self.feedback_queue >= 1, "must be >= 1"),
+            )
+            if not ok
+        ]
+        if problems:
+            raise ValueError("routeiq_litellm settings: " + "; ".join(problems))
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HookSettings:
         env = os.environ if environ is None else environ

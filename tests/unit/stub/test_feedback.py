@@ -116,3 +116,5 @@ def test_hook_settings_from_env() -> None:
         HookSettings.from_env({"ROUTEIQ_LITELLM_TIMEOUT_MS": "fast"})
     with pytest.raises(ValueError, match="ROUTEIQ_LITELLM_FEEDBACK"):
         HookSettings.from_env({"ROUTEIQ_LITELLM_FEEDBACK": "maybe"})
+    with pytest.raises(ValueError, match=r"transport='x' \(http or grpc\); timeout_ms=0.0"):
+        HookSettings.from_env({"ROUTEIQ_LITELLM_TIMEOUT_MS": "0", "ROUTEIQ_LITELLM_TRANSPORT": "x"})
