@@ -28,6 +28,9 @@ from routeiq_litellm.request import build_route_request
 
 from tests.conftest import ROOT, ServerProcess, start_server_process, stop_server_process
 
+# pydantic warns about LiteLLM's own TypedDicts when it is imported; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning")
+
 CONFIG = ROOT / "client_stub" / "examples" / "litellm_config.yaml"
 MASTER_KEY = "sk-routeiq-test"
 DEPLOYMENT_IDS = {"cheap", "strong", "reasoning"}

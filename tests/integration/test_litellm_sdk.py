@@ -15,20 +15,24 @@ import json
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import litellm
 import pytest
-from litellm import Router
-from routeiq_litellm import BreakerState, RouteIQStrategy, install
+
+with warnings.catch_warnings():  # pydantic warns about LiteLLM's own TypedDicts at import
+    warnings.simplefilter("ignore", UserWarning)
+    import litellm
+    from litellm import Router
+from routeiq_litellm import BreakerState, RouteIQStrategy, install, installed_strategy
 
 from tests.conftest import ServerProcess, start_server_process, stop_server_process
 
 # pydantic warns about LiteLLM's own TypedDicts at import; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:Items .* ReadOnly:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning")
 
 TRANSPORTS = ["http", "grpc"]
 PROMPTS = [
@@ -326,3 +330,22 @@ def test_install_twice_replaces_the_strategy_and_its_logger(sidecar: ServerProce
     router.completion(model="auto", messages=msgs("hi"))
     assert second.stats.snapshot()["routed"] == 1 and first.stats.snapshot()["routed"] == 0
     assert isinstance(second, RouteIQStrategy)
+
+
+def test_proxy_hook_reinstalls_when_litellm_resets_the_strategy(sidecar: ServerProcess) -> None:
+    """The proxy may re-initialise its router's routing (settings updates): the hook notices."""
+    from routeiq_litellm.proxy import RouteIQProxyHook
+
+    router = make_router()
+    hook = RouteIQProxyHook(url=sidecar.http, timeout_ms=10_000)
+    first = hook.ensure_installed(router)
+    assert first is not None and installed_strategy(router) is first
+    assert hook.ensure_installed(router) is first
+    router.completion(model="auto", messages=msgs("one"))
+    router.routing_strategy_init(routing_strategy="simple-shuffle", routing_strategy_args={})
+    assert installed_strategy(router) is None  # LiteLLM dropped the custom strategy
+    second = hook.ensure_installed(router)
+    assert second is not None and second is not first
+    assert second.stats is first.stats and second.breaker is first.breaker
+    router.completion(model="auto", messages=msgs("two"))
+    assert second.stats.snapshot()["routed"] == 2
