@@ -27,6 +27,7 @@ from routeiq_sidecar.engine.catalogue import load_catalogue
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.errors import RouteIQError
 from routeiq_sidecar.runtime import Runtime
+from routeiq_sidecar.telemetry.tracing import Tracing
 
 log = logging.getLogger("routeiq.app")
 
@@ -45,7 +46,10 @@ def load_from_settings(settings: Settings) -> LoadedBundle:
 
 def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted sockets; also set it on the
+    # listener (inherited on Linux). Without it, keep-alive answers wait ~40 ms for delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -60,6 +64,14 @@ class _HttpServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _stamp(bundle: Path) -> tuple[int, int] | None:
+    try:
+        st = (bundle / "manifest.json").stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def _fmt(host: str, port: int) -> str:
@@ -78,6 +90,9 @@ class Sidecar:
         self._grpc: grpc.aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
         self._stopped = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._manifest_stamp: tuple[int, int] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -89,8 +104,11 @@ class Sidecar:
         if self._bundle is None:
             self._bundle = await asyncio.to_thread(load_from_settings, s)
         bundle = self._bundle
+        self._manifest_stamp = _stamp(bundle.path)
         catalogue = load_catalogue(s.catalogue)
-        self.runtime = Runtime(Engine(s, bundle, catalogue))
+        self.runtime = Runtime(
+            Engine(s, bundle, catalogue), tracing=Tracing(s.otlp_endpoint), reloader=self.reload
+        )
         self.engine.loaded.batcher.start()
         await self.engine.warm_up()
 
@@ -121,6 +139,8 @@ class Sidecar:
         await self._grpc.start()
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if s.reload_poll_s > 0:
+            self._watch_task = asyncio.create_task(self._watch_manifest(s.reload_poll_s))
         log.info(
             "listening http=%s grpc=%s bundle=%s version=%s",
             _fmt(s.http_host, self.http_port),
@@ -129,17 +149,35 @@ class Sidecar:
             bundle.version,
         )
 
-    async def reload(self) -> bool:
-        """Verify and load the configured bundle again; keep the old one on any failure."""
-        try:
-            bundle = await asyncio.to_thread(load_from_settings, self.settings)
-            catalogue = load_catalogue(self.settings.catalogue)
-        except RouteIQError as err:
-            log.error("reload refused, still serving the old bundle: %s", err)
-            return False
-        await self.engine.swap(bundle, catalogue)
-        log.info("reloaded bundle %s version %s", bundle.name, bundle.version)
-        return True
+    async def reload(self) -> tuple[bool, str]:
+        """Verify and load the configured bundle again; keep the old one on any failure.
+
+        Reloads are serialised; the swap is one assignment, so each request sees one bundle."""
+        async with self._reload_lock:
+            try:
+                bundle = await asyncio.to_thread(load_from_settings, self.settings)
+                catalogue = load_catalogue(self.settings.catalogue)
+            except RouteIQError as err:
+                self.engine.metrics.reloads.labels("refused").inc()
+                log.error("reload refused, still serving the old bundle: %s", err)
+                return False, str(err)
+            await self.engine.swap(bundle, catalogue)
+            self._manifest_stamp = _stamp(bundle.path)
+            self.engine.metrics.reloads.labels("ok").inc()
+            log.info("reloaded bundle %s version %s", bundle.name, bundle.version)
+            return True, f"serving {bundle.name} version {bundle.version}"
+
+    async def _watch_manifest(self, every_s: float) -> None:
+        """Reload when the bundle's manifest.json changes (e.g. a volume updated in place)."""
+        while True:
+            await asyncio.sleep(every_s)
+            path = self.engine.loaded.bundle.path
+            stamp = _stamp(path)
+            if stamp != self._manifest_stamp:
+                log.info("bundle manifest changed at %s: reloading", path)
+                ok, _ = await self.reload()
+                if not ok:
+                    self._manifest_stamp = stamp  # do not retry the same bad bundle forever
 
     async def begin_drain(self) -> None:
         """/readyz and gRPC health turn NOT_SERVING; new requests get 503 / UNAVAILABLE."""
@@ -153,14 +191,23 @@ class Sidecar:
         if self.runtime is None or self._stopped.is_set():
             return
         await self.begin_drain()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
         grace = self.settings.drain_grace_s
-        if self._grpc is not None:
-            await self._grpc.stop(grace)
-        if self._uvicorn is not None and self._uvicorn_task is not None:
-            self._uvicorn.should_exit = True
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._uvicorn_task), grace + 1)
+
+        async def stop_http() -> None:
+            if self._uvicorn is not None and self._uvicorn_task is not None:
+                self._uvicorn.should_exit = True  # closes the listener, waits for in-flight
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._uvicorn_task), grace + 1)
+
+        async def stop_grpc() -> None:
+            if self._grpc is not None:
+                await self._grpc.stop(grace)  # refuses new RPCs, waits for in-flight
+
+        await asyncio.gather(stop_http(), stop_grpc())
         await self.engine.close()
+        self.runtime.tracing.shutdown()
         self._stopped.set()
         log.info("stopped")
 

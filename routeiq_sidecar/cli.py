@@ -22,7 +22,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 # Modules that add their own subcommands: each has ``register(subparsers) -> None`` and sets
 # ``fn`` (a Handler) on its parsers. Imported lazily when the parser is built.
-COMMAND_MODULES: tuple[str, ...] = ("routeiq_sidecar.training.commands",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "routeiq_sidecar.training.commands",
+    "routeiq_sidecar.loadtest.commands",
+)
 
 # flag name -> settings field, shared by the commands that take them
 SERVE_FLAGS: dict[str, tuple[str, type]] = {

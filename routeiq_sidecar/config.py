@@ -12,7 +12,16 @@ from typing import Any, Literal
 
 import yaml
 from platformdirs import user_cache_dir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -83,6 +92,23 @@ class Settings(BaseSettings):
     drain_grace_s: float = Field(
         10.0, ge=0, le=600, description="On SIGTERM, longest wait for in-flight requests."
     )
+    auth_token: SecretStr | None = Field(
+        None, description="Bearer token required on /v1/* and RouterService (unset = open)."
+    )
+    allow_insecure_bind: bool = Field(
+        False, description="Allow a non-loopback bind without auth_token."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (empty = no CORS headers)."
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "otlp_endpoint", "ROUTEIQ_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="OTLP/gRPC endpoint for traces (also read from OTEL_EXPORTER_OTLP_ENDPOINT).",
+    )
+    log_decisions: bool = Field(True, description="One JSON log line per decision.")
 
     # --- model bundle
     bundle: Path | None = Field(
@@ -133,6 +159,15 @@ class Settings(BaseSettings):
     max_candidates: int = Field(256, ge=1, description="Most candidates in one request.")
     max_text_chars: int = Field(
         400_000, ge=1, description="Most characters of message text in one request."
+    )
+    max_in_flight: int = Field(
+        256, ge=1, description="Requests served or queued at once; beyond, 429 at once."
+    )
+    default_deadline_ms: int = Field(
+        0, ge=0, description="Deadline for requests that set none (0 = none)."
+    )
+    reload_poll_s: float = Field(
+        0.0, ge=0, description="Check the bundle's manifest this often; reload on change (0 = off)."
     )
 
     # --- state
@@ -240,6 +275,12 @@ class Settings(BaseSettings):
     def _distinct_ports(self) -> Settings:
         if self.http_port and self.http_port == self.grpc_port and self.http_host == self.grpc_host:
             raise ValueError("http_port and grpc_port must differ")
+        exposed = [h for h in (self.http_host, self.grpc_host) if h not in LOOPBACK]
+        if exposed and self.auth_token is None and not self.allow_insecure_bind:
+            raise ValueError(
+                f"binding {exposed[0]} (not loopback) needs auth_token, "
+                "or allow_insecure_bind=true to accept an open port"
+            )
         return self
 
     @classmethod
@@ -263,6 +304,8 @@ class Settings(BaseSettings):
         for name, value in self.model_dump().items():
             if name == "redis_url" and value:
                 value = _redact_url(str(value))
+            if name == "auth_token" and value is not None:
+                value = "***"
             out[name] = "" if value is None else str(value)
         return out
 
@@ -280,7 +323,10 @@ def _redact_url(url: str) -> str:
 def _format_error(err: ValidationError, env: dict[str, str], overrides: dict[str, Any]) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "settings"
+        if not e["loc"]:  # a rule across settings
+            lines.append(f"invalid settings: {e['msg'].removeprefix('Value error, ')}")
+            continue
+        key = ".".join(str(p) for p in e["loc"])
         env_key = ENV_PREFIX + key.upper()
         if key in overrides:
             where, value = f"--{key.replace('_', '-')}", overrides[key]

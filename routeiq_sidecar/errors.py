@@ -54,11 +54,19 @@ _GRPC: dict[ErrorKind, grpc.StatusCode] = {
 class RouteIQError(Exception):
     """A failure the caller can act on; ``field`` names the offending input when there is one."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        field: str | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.field = field
+        self.retry_after_s = retry_after_s
 
     def to_dict(self) -> dict[str, object]:
         body: dict[str, object] = {"code": self.kind.value, "message": self.message}

@@ -6,9 +6,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,9 +133,18 @@ def start_server_process(
         lines.append(line)
         m = LISTENING.search(line)
         if m:
+            # Keep draining stderr: a full pipe would block the server's logging, then the server.
+            threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
             return ServerProcess(proc, int(m.group(2)), int(m.group(4)), lines)
     proc.kill()
     raise RuntimeError(f"server did not start in {timeout}s: {''.join(lines)}")
+
+
+def _drain(stream: Any, lines: list[str], keep: int = 2000) -> None:
+    for line in stream:
+        lines.append(line)
+        if len(lines) > keep:
+            del lines[: len(lines) - keep]
 
 
 def stop_server_process(sp: ServerProcess, timeout: float = 30.0) -> int:

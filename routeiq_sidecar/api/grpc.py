@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import grpc
@@ -17,7 +17,7 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.api import convert
 from routeiq_sidecar.api.ext_proc import add_ext_proc
 from routeiq_sidecar.api.info import info_out
-from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status
+from routeiq_sidecar.errors import RouteIQError, grpc_status
 from routeiq_sidecar.runtime import Runtime
 
 log = logging.getLogger("routeiq.grpc")
@@ -32,59 +32,63 @@ def _request_id(context: grpc.aio.ServicerContext) -> str:
     return uuid.uuid4().hex
 
 
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
 class RouterServicer(pb_grpc.RouterServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     async def _call(
-        self, method: str, context: grpc.aio.ServicerContext, fn: Callable[[str], Awaitable[T]]
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext,
+        fn: Callable[[str, Any], Awaitable[T]],
     ) -> T:
-        t0 = time.perf_counter()
+        md = _metadata(context)
         rid = _request_id(context)
-        metrics = self.rt.engine.metrics
-        metrics.in_flight.inc()
+        context.set_trailing_metadata((("x-request-id", rid),))
         try:
-            context.set_trailing_metadata((("x-request-id", rid),))
-            self.rt.check_serving()
-            return await fn(rid)
+            async with self.rt.serve(
+                method,
+                transport="grpc",
+                request_id=rid,
+                carrier=md,
+                authorization=md.get("authorization"),
+            ) as span:
+                return await fn(rid, span)
         except RouteIQError as err:
-            if err.kind in (ErrorKind.OVERLOADED, ErrorKind.UNAVAILABLE):
-                metrics.rejections.labels(err.kind.value).inc()
             await context.abort(grpc_status(err), err.message)
         except Exception:
-            log.exception("unhandled error in %s (request_id=%s)", method, rid)
+            log.exception("unhandled error in %s", method, extra={"request_id": rid})
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-        finally:
-            metrics.in_flight.dec()
-            metrics.request_seconds.labels("grpc", method).observe(time.perf_counter() - t0)
         raise AssertionError("unreachable")  # abort raises
 
     async def Route(self, request: pb.RouteRequest, context: Any) -> pb.RouteResponse:
-        async def run(rid: str) -> pb.RouteResponse:
+        async def run(rid: str, span: Any) -> pb.RouteResponse:
             inp = convert.route_in(request, rid)
-            if inp.deadline_ms == 0 and context.time_remaining() is not None:
-                # The gRPC deadline bounds the model path; keep a little for the fallback rule.
-                ms = int(max(1.0, context.time_remaining() * 1000 * 0.8))
-                inp = _with_deadline(inp, ms)
-            return convert.route_out(await self.rt.engine.route(inp))
+            remaining = context.time_remaining()
+            if inp.deadline_ms == 0 and remaining is not None:
+                # The gRPC deadline bounds the model path; keep a fifth for the fallback rule.
+                inp = replace(inp, deadline_ms=int(max(1.0, remaining * 1000 * 0.8)))
+            return convert.route_out(await self.rt.route(inp, span))
 
         return await self._call("Route", context, run)
 
     async def Classify(self, request: pb.ClassifyRequest, context: Any) -> pb.ClassifyResponse:
-        async def run(rid: str) -> pb.ClassifyResponse:
+        async def run(rid: str, span: Any) -> pb.ClassifyResponse:
             rid = request.request_id or rid
-            c = await self.rt.engine.classify(
-                rid, convert.messages_in(request.messages), request.prompt
-            )
+            msgs = convert.messages_in(request.messages)
+            c = await self.rt.engine.classify(rid, msgs, request.prompt)
             return convert.classify_out(c, rid)
 
         return await self._call("Classify", context, run)
 
     async def Feedback(self, request: pb.FeedbackRequest, context: Any) -> pb.FeedbackResponse:
-        async def run(rid: str) -> pb.FeedbackResponse:
-            dup = await self.rt.engine.feedback(
-                request.decision_id, convert.feedback_outcome(request)
-            )
+        async def run(rid: str, span: Any) -> pb.FeedbackResponse:
+            outcome = convert.feedback_outcome(request)
+            dup = await self.rt.engine.feedback(request.decision_id, outcome)
             return pb.FeedbackResponse(
                 accepted=True, duplicate=dup, decision_id=request.decision_id
             )
@@ -92,16 +96,10 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
         return await self._call("Feedback", context, run)
 
     async def GetInfo(self, request: pb.GetInfoRequest, context: Any) -> pb.GetInfoResponse:
-        async def run(rid: str) -> pb.GetInfoResponse:
+        async def run(rid: str, span: Any) -> pb.GetInfoResponse:
             return info_out(self.rt.engine)
 
         return await self._call("GetInfo", context, run)
-
-
-def _with_deadline(inp: Any, ms: int) -> Any:
-    from dataclasses import replace
-
-    return replace(inp, deadline_ms=ms)
 
 
 def build_grpc_server(

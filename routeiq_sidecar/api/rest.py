@@ -1,10 +1,13 @@
-"""REST transport (starlette): parse proto JSON, call the engine, map errors. Nothing else."""
+"""REST transport (starlette): parse proto JSON, call the engine, map errors. Nothing else.
+
+Open endpoints (no token): /healthz, /readyz, /metrics, /openapi.json. Everything under /v1
+needs ``Authorization: Bearer <auth_token>`` when ``auth_token`` is set.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +15,8 @@ from typing import Any
 from google.protobuf.message import Message
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -26,7 +31,6 @@ from routeiq_sidecar.errors import ErrorKind, RouteIQError, http_status
 from routeiq_sidecar.runtime import Runtime
 
 log = logging.getLogger("routeiq.rest")
-REQUEST_ID = "x-request-id"
 _MAX_REQUEST_ID = 128
 
 
@@ -39,31 +43,52 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class RequestIdMiddleware:
-    """Every response (errors, 404s, load-shed ones) carries x-request-id."""
+class RequestContextMiddleware:
+    """Every response (errors, 404s, load-shed ones) carries x-request-id, and traceparent when
+    tracing is on: the request's span is opened here, around everything else."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, rt: Runtime) -> None:
         self.app = app
+        self.rt = rt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         rid = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = rid
+        carrier = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in scope.get("headers", [])
+            if k in (b"traceparent", b"tracestate")
+        }
+        name = f"HTTP {scope.get('method', '')} {scope.get('path', '')}"
+        with self.rt.tracing.span(name, carrier, "http") as span:
+            traceparent = self.rt.tracing.traceparent(span) if self.rt.tracing.enabled else None
+            state = scope.setdefault("state", {})
+            state["request_id"], state["span"] = rid, span
 
-        async def send_with_id(message: AsgiMessage) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
-                headers.append((b"x-request-id", rid.encode("latin-1")))
-                message["headers"] = headers
-            await send(message)
+            async def send_with_ids(message: AsgiMessage) -> None:
+                if message["type"] == "http.response.start":
+                    headers = [
+                        (k, v)
+                        for k, v in message.get("headers", [])
+                        if k not in (b"x-request-id", b"traceparent")
+                    ]
+                    headers.append((b"x-request-id", rid.encode("latin-1")))
+                    if traceparent:
+                        headers.append((b"traceparent", traceparent.encode("latin-1")))
+                    message["headers"] = headers
+                    span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
 
-        await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_ids)
 
 
 def error_response(err: RouteIQError) -> JSONResponse:
-    return JSONResponse({"error": err.to_dict()}, status_code=http_status(err))
+    headers = {"retry-after": str(err.retry_after_s)} if err.retry_after_s else None
+    if err.kind is ErrorKind.UNAUTHENTICATED:
+        headers = {"www-authenticate": "Bearer"}
+    return JSONResponse({"error": err.to_dict()}, status_code=http_status(err), headers=headers)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -83,49 +108,48 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def build_rest_app(rt: Runtime) -> ASGIApp:
     settings = rt.engine.settings
-    metrics = rt.engine.metrics
 
     async def call(
         request: Request,
         method: str,
         message: Message | None,
-        fn: Callable[[Any, str], Awaitable[Message]],
+        fn: Callable[[Any, str, Any], Awaitable[Message]],
     ) -> Response:
-        t0 = time.perf_counter()
         rid: str = request.scope["state"]["request_id"]
-        metrics.in_flight.inc()
         try:
-            rt.check_serving()
-            parsed = None
-            if message is not None:
-                body = await read_body(request, settings.max_body_bytes)
-                parsed = convert.parse_json(body, message)
-            out = await fn(parsed, rid)
+            async with rt.serve(
+                method,
+                transport="http",
+                request_id=rid,
+                carrier={},
+                authorization=request.headers.get("authorization"),
+                span=request.scope["state"]["span"],
+            ) as span:
+                parsed = None
+                if message is not None:
+                    body = await read_body(request, settings.max_body_bytes)
+                    parsed = convert.parse_json(body, message)
+                out = await fn(parsed, rid, span)
             return JSONResponse(convert.to_json_dict(out))
         except RouteIQError as err:
-            if err.kind in (ErrorKind.TOO_LARGE, ErrorKind.OVERLOADED, ErrorKind.UNAVAILABLE):
-                metrics.rejections.labels(err.kind.value).inc()
             return error_response(err)
         except Exception:  # a bug: answer 500 with the request id, keep serving
-            log.exception("unhandled error in %s (request_id=%s)", method, rid)
+            log.exception("unhandled error in %s", method, extra={"request_id": rid})
             return error_response(RouteIQError(ErrorKind.INTERNAL, "internal error"))
-        finally:
-            metrics.in_flight.dec()
-            metrics.request_seconds.labels("http", method).observe(time.perf_counter() - t0)
 
-    async def route(req: pb.RouteRequest, rid: str) -> Message:
-        return convert.route_out(await rt.engine.route(convert.route_in(req, rid)))
+    async def route(req: pb.RouteRequest, rid: str, span: Any) -> Message:
+        return convert.route_out(await rt.route(convert.route_in(req, rid), span))
 
-    async def classify(req: pb.ClassifyRequest, rid: str) -> Message:
+    async def classify(req: pb.ClassifyRequest, rid: str, span: Any) -> Message:
         rid = req.request_id or rid
         c = await rt.engine.classify(rid, convert.messages_in(req.messages), req.prompt)
         return convert.classify_out(c, rid)
 
-    async def feedback(req: pb.FeedbackRequest, rid: str) -> Message:
+    async def feedback(req: pb.FeedbackRequest, rid: str, span: Any) -> Message:
         dup = await rt.engine.feedback(req.decision_id, convert.feedback_outcome(req))
         return pb.FeedbackResponse(accepted=True, duplicate=dup, decision_id=req.decision_id)
 
-    async def info(_: None, rid: str) -> Message:
+    async def info(_: None, rid: str, span: Any) -> Message:
         return info_out(rt.engine)
 
     async def route_ep(request: Request) -> Response:
@@ -140,6 +164,22 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
     async def info_ep(request: Request) -> Response:
         return await call(request, "GetInfo", None, info)
 
+    async def reload_ep(request: Request) -> Response:
+        """Admin: verify and load the configured bundle again (the old one stays on failure)."""
+        rid: str = request.scope["state"]["request_id"]
+        try:
+            rt.check_auth(request.headers.get("authorization"))
+        except RouteIQError as err:
+            return error_response(err)
+        ok, detail = await rt.reloader()
+        body = {
+            "reloaded": ok,
+            "detail": detail,
+            "bundle_version": rt.engine.loaded.bundle.version,
+            "request_id": rid,
+        }
+        return JSONResponse(body, status_code=200 if ok else 409)
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -149,7 +189,7 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
         return PlainTextResponse("draining\n", status_code=503)
 
     async def metrics_ep(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(rt.engine.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     doc = json.dumps(openapi_document()).encode()
 
@@ -163,12 +203,7 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
 
     async def bad_method(request: Request, exc: Exception) -> Response:
         return JSONResponse(
-            {
-                "error": {
-                    "code": "method_not_allowed",
-                    "message": f"method {request.method} not allowed",
-                }
-            },
+            {"error": {"code": "method_not_allowed", "message": f"{request.method} not allowed"}},
             status_code=405,
         )
 
@@ -178,10 +213,24 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
         Route("/v1/classify", classify_ep, methods=["POST"]),
         Route("/v1/feedback", feedback_ep, methods=["POST"]),
         Route("/v1/info", info_ep, methods=["GET"]),
+        Route("/v1/admin/reload", reload_ep, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_ep, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: bad_method})
-    return RequestIdMiddleware(app)
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id", "traceparent"],
+                expose_headers=["x-request-id", "traceparent", "retry-after"],
+            )
+        )
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: bad_method}
+    )
+    return RequestContextMiddleware(app, rt)

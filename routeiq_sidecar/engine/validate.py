@@ -45,6 +45,8 @@ def check_candidates(cands: tuple[CandidateSpec, ...], s: Settings) -> None:
         f = f"candidates[{i}]"
         if not c.id.strip():
             raise invalid(f"{f}.id", "must not be empty")
+        if not c.id.isprintable():
+            raise invalid(f"{f}.id", "must not contain control characters (ids travel in headers)")
         if c.id in seen:
             raise invalid(f"{f}.id", f"duplicate candidate id {c.id!r}")
         seen.add(c.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 STAGE_BUCKETS = (
@@ -61,6 +63,10 @@ class Metrics:
             "routeiq_degraded", "Answers from a fallback rule, by cause.", ["cause"], registry=r
         )
         self.bundle = Info("routeiq_bundle", "The loaded bundle.", registry=r)
+        self.worker = Info("routeiq_worker", "This process (one per --workers).", registry=r)
+        self.worker.info({"pid": str(os.getpid())})
+        self.reloads = Counter("routeiq_reloads", "Bundle reloads, by result.", ["result"],
+                               registry=r)
         # --- shared state, stickiness, learning, experiments (state/, engine/sticky.py, ...)
         self.state_errors = Counter(
             "routeiq_state_errors",

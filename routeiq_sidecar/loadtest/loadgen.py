@@ -1,0 +1,128 @@
+"""An async, bounded load generator over REST and gRPC (loopback use; bounded in requests and
+time). Each worker coroutine sends one request at a time, so ``concurrency`` is the number of
+requests in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+import numpy as np
+from google.protobuf import json_format
+
+from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
+from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
+
+
+@dataclass
+class LoadResult:
+    transport: str
+    concurrency: int
+    latencies_ms: list[float] = field(default_factory=list)
+    server_total_us: list[int] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get("ok", 0)
+
+    @property
+    def errors(self) -> int:
+        return sum(v for k, v in self.statuses.items() if k != "ok")
+
+    def summary(self) -> dict[str, Any]:
+        lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.zeros(1)
+        srv = np.asarray(self.server_total_us) / 1000 if self.server_total_us else np.zeros(1)
+        return {
+            "transport": self.transport,
+            "concurrency": self.concurrency,
+            "requests": len(self.latencies_ms),
+            "ok": self.ok,
+            "errors": self.errors,
+            "statuses": dict(self.statuses),
+            "p50_ms": round(float(np.percentile(lat, 50)), 3),
+            "p99_ms": round(float(np.percentile(lat, 99)), 3),
+            "mean_ms": round(float(lat.mean()), 3),
+            "server_p50_ms": round(float(np.percentile(srv, 50)), 3),
+            "throughput_rps": round(self.ok / self.elapsed_s, 1) if self.elapsed_s else 0.0,
+        }
+
+
+def with_candidates(body: dict[str, Any], candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**body, "candidates": candidates} if "candidates" not in body else body
+
+
+async def run_rest(
+    base_url: str,
+    bodies: list[dict[str, Any]],
+    *,
+    concurrency: int,
+    max_seconds: float,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    res = LoadResult("rest", concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        queue = iter(bodies)
+        stop_at = time.perf_counter() + max_seconds
+
+        async def worker() -> None:
+            for body in queue:
+                if time.perf_counter() > stop_at:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post("/v1/route", json=body, headers=headers)
+                    status = "ok" if r.status_code == 200 else str(r.status_code)
+                    if r.status_code == 200:
+                        res.server_total_us.append(int(r.json()["timings"]["total_us"]))
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                res.statuses[status] += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        res.elapsed_s = time.perf_counter() - t0
+    return res
+
+
+async def run_grpc(
+    target: str,
+    bodies: list[dict[str, Any]],
+    *,
+    concurrency: int,
+    max_seconds: float,
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> LoadResult:
+    res = LoadResult("grpc", concurrency)
+    reqs = [json_format.ParseDict(b, pb.RouteRequest()) for b in bodies]
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.RouterServiceStub(channel)
+        queue = iter(reqs)
+        stop_at = time.perf_counter() + max_seconds
+
+        async def worker() -> None:
+            for req in queue:
+                if time.perf_counter() > stop_at:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    resp = await stub.Route(req, timeout=30, metadata=metadata)
+                    res.server_total_us.append(resp.timings.total_us)
+                    status = "ok"
+                except grpc.aio.AioRpcError as err:
+                    status = err.code().name
+                res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                res.statuses[status] += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        res.elapsed_s = time.perf_counter() - t0
+    return res
