@@ -2,7 +2,8 @@
 of a real data set, through the real engine (micro-batched as in serving, cache off), for every
 strategy the bundle offers, plus the APGR of each precision on a strong/weak pair.
 
-    .venv/bin/python bench/int8_agreement.py --data ../shared/data/routerbench_subset_11models.jsonl \
+    .venv/bin/python bench/int8_agreement.py \
+        --data ../shared/data/routerbench_subset_11models.jsonl \
         [--bundle DIR] [--limit 1000] [--strong gpt-4-1106-preview --weak mistralai/...]
 """
 
@@ -79,8 +80,8 @@ def main() -> None:
     for strategy in strategies:
         if strategy == "random":
             continue
-        p32, m32 = asyncio.run(decide_all(bundle, "fp32", prompts, strategy, None))
-        p8, m8 = asyncio.run(decide_all(bundle, "int8", prompts, strategy, None))
+        p32, _ = asyncio.run(decide_all(bundle, "fp32", prompts, strategy, None))
+        p8, _ = asyncio.run(decide_all(bundle, "int8", prompts, strategy, None))
         row: dict[str, Any] = {"agreement": float(np.mean([a == b for a, b in zip(p32, p8,
                                                                                   strict=True)]))}
         if pair is not None:
