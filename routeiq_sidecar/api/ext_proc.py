@@ -9,8 +9,10 @@ pick the deployment's cluster. Rules (documented in the README, "Use with Envoy"
 - A request RouteIQ cannot route (not a JSON POST, a body that is not JSON or has no ``model``,
   no text, an unknown model group, no eligible candidate) passes unchanged: Envoy's default
   route serves it. The processor never answers such a request with an error of its own.
-- RouteIQ itself failing (draining, overloaded, an internal error) ends the stream with a gRPC
-  error, so Envoy's ``failure_mode_allow`` decides: default route (true) or an error (false).
+- RouteIQ itself failing (draining, overloaded, a wrong or missing ``auth_token``, an internal
+  error) ends the stream with a gRPC error, so Envoy's ``failure_mode_allow`` decides: default
+  route (true) or an error (false). Decisions share the other transports' pipeline
+  (``Runtime.serve``: in-flight bound, span, metrics, decision log).
 - The decision has its own deadline (``ext_proc_deadline_ms``, below Envoy's
   ``message_timeout``): past it the fallback rule answers (``x-routeiq-degraded: true``).
 - Whatever processing mode Envoy is configured with is honoured: each message Envoy sends gets
@@ -74,6 +76,7 @@ class _Stream:
     response_body_mode: int | None = None
     routable: bool = False
     request_id: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # the request's (trace context)
     profile: str = ""
     chunks: list[bytes] = field(default_factory=list)
     decision_id: str = ""
@@ -172,6 +175,9 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
         st = _Stream()
         try:
             self.rt.check_serving()
+            # Envoy sends the token as the grpc_service's initial_metadata.
+            md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+            self.rt.check_auth(md.get("authorization"))
             async for req in request_iterator:
                 if req.HasField("protocol_config"):
                     st.request_body_mode = req.protocol_config.request_body_mode
@@ -208,7 +214,7 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
 
     # --- request
     def _request_headers(self, msg: ep.HttpHeaders, st: _Stream) -> ep.ProcessingResponse:
-        h = _headers(msg)
+        h = st.headers = _headers(msg)
         st.request_id = h.get("x-request-id") or uuid.uuid4().hex
         st.profile = h.get(HEADER_PROFILE, "").strip()
         method = h.get(":method", "POST").upper()
@@ -242,17 +248,22 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
     async def _decide(self, body: bytes, st: _Stream) -> ep.ProcessingResponse:
         s = self.rt.engine.settings
         inp, doc = _route_input(body, st, s.ext_proc_deadline_ms)
-        t0 = time.perf_counter()
         try:
-            d = await self.rt.engine.route(inp)
+            # The shared pipeline: drain, in-flight bound, span (the request's traceparent),
+            # metrics, decision log. The stream was authenticated when it opened.
+            async with self.rt.serve(
+                "ExtProc",
+                transport="ext_proc",
+                request_id=st.request_id,
+                carrier=st.headers,
+                authorization=None,
+                protected=False,
+            ) as span:
+                d = await self.rt.route(inp, span)
         except RouteIQError as err:
             if err.kind in _PASS_KINDS:
                 raise _Skip(err.message) from None
             raise
-        finally:
-            self.rt.engine.metrics.request_seconds.labels("ext_proc", "Process").observe(
-                time.perf_counter() - t0
-            )
         st.decision_id, st.decided_at = d.decision_id, time.perf_counter()
         common = ep.CommonResponse(
             header_mutation=ep.HeaderMutation(set_headers=_decision_headers(d)),

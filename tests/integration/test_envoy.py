@@ -508,6 +508,28 @@ async def test_protocol_draining_fails_the_stream(in_process: Sidecar) -> None:
         assert "draining" in await call.details()
 
 
+async def test_protocol_requires_the_auth_token_when_set(
+    tmp_path: Path, tiny_bundle: LoadedBundle
+) -> None:
+    settings = make_settings(tmp_path, catalogue=CATALOGUE, auth_token="s3cret")
+    sc = Sidecar(settings, bundle=tiny_bundle)
+    await sc.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{sc.grpc_port}") as ch:
+            stub = ep_grpc.ExternalProcessorStub(ch)
+            call = stub.Process()
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await call.write(_post_headers())
+            assert await call.code() == grpc.StatusCode.UNAUTHENTICATED
+            # Envoy: grpc_service.initial_metadata [{key: authorization, value: Bearer ...}]
+            reqs = iter([_post_headers(), _body(chat("hi"))])
+            token = (("authorization", "Bearer s3cret"),)
+            out = [r async for r in stub.Process(reqs, metadata=token)]
+        assert _set_headers(out[1])["x-routeiq-deployment"] in {"cheap", "strong"}
+    finally:
+        await sc.stop()
+
+
 async def test_reflection_lists_the_external_processor(in_process: Sidecar) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{in_process.grpc_port}") as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
