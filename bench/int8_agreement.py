@@ -30,6 +30,8 @@ from routeiq_sidecar.engine.types import CandidateSpec, RouteInput  # noqa: E402
 from routeiq_sidecar.training.data import load_jsonl  # noqa: E402
 from routeiq_sidecar.training.metrics import pair_report  # noqa: E402
 
+# Baselines whose decision does not depend on the embedding: nothing to compare.
+EMBEDDING_FREE = {"random", "cheapest", "strongest", "length"}
 CANDS = (
     CandidateSpec("cheap", "openai/gpt-4o-mini", 0.15, 0.6),
     CandidateSpec("mid", "openai/gpt-4o", 2.5, 10),
@@ -78,7 +80,7 @@ def main() -> None:
                            "strategies": {}}
     pair = (args.strong, args.weak) if args.strong and args.weak else None
     for strategy in strategies:
-        if strategy == "random":
+        if strategy in EMBEDDING_FREE:
             continue
         p32, _ = asyncio.run(decide_all(bundle, "fp32", prompts, strategy, None))
         p8, _ = asyncio.run(decide_all(bundle, "int8", prompts, strategy, None))
