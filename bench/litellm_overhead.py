@@ -1,6 +1,7 @@
 """What the RouteIQ LiteLLM stub adds to a call, against LiteLLM's own default routing.
 
-    .venv/bin/python bench/litellm_overhead.py [--bundle DIR] [--calls 300] [--out FILE.json]
+    .venv/bin/python bench/litellm_overhead.py [--bundle DIR] [--calls 300] [--max-chars N]
+                                               [--out FILE.json]
 
 One run, one machine: starts a real sidecar (``routeiq-sidecar serve`` on free ports, the
 embedded default MiniLM bundle unless ``--bundle``; its embedding cache off so every decision
@@ -15,6 +16,8 @@ Reported per transport (http, grpc), in milliseconds:
 * ``added_select``: the same for deployment selection alone
   (``Router.async_get_available_deployment``), the part the stub replaces;
 * ``decision``: the sidecar's own decision time (``timings.total_us`` of its answers);
+* ``beyond_decision``: ``added_select`` minus ``decision``, per call: what the stub, the
+  transport and the sidecar's HTTP/gRPC layer cost on top of deciding;
 * ``roundtrip``: a bare client call to the sidecar with the stub's request (no LiteLLM);
 * ``ratio``: median ``added_select`` / median ``decision`` (target <= 1.5).
 """
@@ -48,13 +51,14 @@ DEPLOYMENTS = [("cheap", "openai/gpt-4o-mini"), ("strong", "openai/gpt-4o"),
                ("reasoning", "openai/o3-mini")]
 
 
-def prompts(n: int) -> list[str]:
-    """``n`` distinct prompts, taken in turn from each shared data set (else generated)."""
+def prompts(n: int, max_chars: int = 0) -> list[str]:
+    """``n`` distinct prompts, taken in turn from each shared data set (else generated),
+    cut to ``max_chars`` characters when that is set (chat-sized prompts)."""
     sources: list[list[str]] = []
     for path in sorted(DATA.glob("*.jsonl")) if DATA.is_dir() else []:
         with path.open() as f:
             texts = [json.loads(line).get("prompt", "") for line in itertools.islice(f, n)]
-        sources.append([t for t in texts if t])
+        sources.append([t[:max_chars] if max_chars else t for t in texts if t])
     out: list[str] = []
     seen: set[str] = set()
     for i in range(n):
@@ -145,10 +149,14 @@ async def measure(urls: dict[str, str], texts: list[str], warmup: int) -> dict[s
     cands, _ = build_candidates(model_list())
     direct = httpx.AsyncClient()
     series: dict[str, dict[str, list[float]]] = {
-        t: {"added_e2e": [], "added_select": [], "decision": []} for t in urls
+        t: {"added_e2e": [], "added_select": [], "decision": [], "beyond_decision": []}
+        for t in urls
     }
     roundtrip: list[float] = []
+    at_warmup: dict[str, dict[str, int]] = {}
     for i, text in enumerate(texts):
+        if i == warmup:
+            at_warmup = {t: s.stats.snapshot() for t, s in strategies.items()}
         msgs = [{"role": "user", "content": text}]
         base_call = await timed(_call(default, msgs))
         base_pick = await timed(_pick(default, msgs))
@@ -159,7 +167,9 @@ async def measure(urls: dict[str, str], texts: list[str], warmup: int) -> dict[s
             if i >= warmup:
                 series[t]["added_e2e"].append(stub_call - base_call)
                 series[t]["added_select"].append(stub_pick - base_pick)
-                series[t]["decision"].append(decision.total_us / 1000.0 if decision else 0.0)
+                decided = decision.total_us / 1000.0 if decision else 0.0
+                series[t]["decision"].append(decided)
+                series[t]["beyond_decision"].append(stub_pick - base_pick - decided)
         if "http" in urls:
             body = build_route_request(model_group="auto", candidates=cands, messages=msgs)
             rt = await timed(lambda: direct.post(f"{urls['http']}/v1/route", json=body))  # noqa: B023
@@ -172,7 +182,11 @@ async def measure(urls: dict[str, str], texts: list[str], warmup: int) -> dict[s
         out[t]["ratio"] = round(
             out[t]["added_select"]["median"] / max(out[t]["decision"]["median"], 1e-9), 2
         )
-        out[t]["stub"] = strategies[t].stats.snapshot()
+        total = strategies[t].stats.snapshot()
+        before = at_warmup.get(t, {})
+        out[t]["stub_warmup"] = {k: v for k, v in before.items() if v}
+        out[t]["stub_measured"] = {k: v - before.get(k, 0) for k, v in total.items()
+                                   if v - before.get(k, 0)}
     if roundtrip:
         out["http"]["roundtrip"] = summary(roundtrip)
     return out
@@ -184,11 +198,13 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=300, help="measured calls per transport")
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--transports", default="http,grpc")
+    ap.add_argument("--max-chars", type=int, default=0,
+                    help="cut prompts to this many characters (0: whole prompts)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
 
     transports = [t for t in args.transports.split(",") if t]
-    texts = prompts(args.calls + args.warmup)
+    texts = prompts(args.calls + args.warmup, args.max_chars)
     home = os.environ.get("ROUTEIQ_HOME") or tempfile.mkdtemp(prefix="routeiq-bench-")
     proc, http_url, grpc_url = start_sidecar(args.bundle, home)
     result: dict[str, Any] = {
@@ -196,6 +212,8 @@ def main() -> None:
                     "platform": platform.platform()},
         "bundle": args.bundle or "default (MiniLM)",
         "calls": args.calls,
+        "max_chars": args.max_chars,
+        "prompt_chars_median": statistics.median(len(t) for t in texts),
     }
     try:
         import litellm

@@ -349,3 +349,27 @@ def test_proxy_hook_reinstalls_when_litellm_resets_the_strategy(sidecar: ServerP
     assert second.stats is first.stats and second.breaker is first.breaker
     router.completion(model="auto", messages=msgs("two"))
     assert second.stats.snapshot()["routed"] == 2
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_api_key_reaches_a_sidecar_that_requires_one(
+    tiny_bundle_path: Path, tmp_path: Path, transport: str
+) -> None:
+    sp = start_server_process("--bundle", str(tiny_bundle_path), "--home", str(tmp_path),
+                              env={"ROUTEIQ_AUTH_TOKEN": "s3cret"})
+    try:
+        router = make_router()
+        keyed = install(router, url=url_of(sp, transport), transport=transport,
+                        timeout_ms=10_000, api_key="s3cret", feedback=False)
+        resp = await router.acompletion(model="auto", messages=msgs("hello"))
+        assert served(resp) == keyed.last_decision.selected_id  # type: ignore[union-attr]
+        assert keyed.stats.snapshot()["routed"] == 1
+
+        keyless = install(router, url=url_of(sp, transport), transport=transport,
+                          timeout_ms=10_000, feedback=False)
+        resp = await router.acompletion(model="auto", messages=msgs("hello"))
+        assert served(resp) in {d for d, _ in DEPLOYMENTS}  # LiteLLM's pick: still served
+        assert keyless.stats.snapshot()["rejected"] == 1
+        assert keyless.breaker.state is BreakerState.CLOSED  # a 401 is no sign of a dead sidecar
+    finally:
+        stop_server_process(sp)
