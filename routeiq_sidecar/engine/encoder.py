@@ -26,6 +26,9 @@ def make_session(path: Path, threads: int) -> ort.InferenceSession:
     if threads > 0:
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    # No busy-waiting between runs: on a few cores, spinning onnxruntime threads starve the
+    # event loop (and the other workers) that must feed them the next batch.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
