@@ -1,18 +1,27 @@
-"""Generate the Python gRPC stubs from ``proto/`` (scripts/gen_proto.py and the drift test)."""
+"""Generate the Python gRPC stubs from ``proto/`` (scripts/gen_proto.py and the drift test;
+scripts/gen_stub_proto.py reuses it for the LiteLLM stub's own copy)."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
 
-def generate(proto_root: Path, out_dir: Path) -> None:
-    """Write ``routeiq/v1/router_pb2*.py`` under ``out_dir`` with imports rooted at the package."""
+def generate(
+    proto_root: Path,
+    out_dir: Path,
+    *,
+    package: str = "routeiq_sidecar._proto",
+    header: str = "",
+    init_text: str = "",
+) -> None:
+    """Write ``routeiq/v1/router_pb2*.py[i]`` under ``out_dir`` with imports rooted at
+    ``package``; ``header`` is prepended to each file, ``init_text`` fills new ``__init__``s."""
     import grpc_tools
     from grpc_tools import protoc  # dev-only dependency
 
     include = Path(grpc_tools.__file__).parent / "_proto"
+    target = out_dir / "routeiq" / "v1"
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             "protoc",
@@ -25,17 +34,13 @@ def generate(proto_root: Path, out_dir: Path) -> None:
         ]
         if protoc.main(args) != 0:
             raise RuntimeError("protoc failed")
-        gen = Path(tmp) / "routeiq" / "v1"
-        target = out_dir / "routeiq" / "v1"
         target.mkdir(parents=True, exist_ok=True)
-        for f in sorted(gen.iterdir()):
-            text = f.read_text()
-            text = text.replace(
-                "from routeiq.v1 import", "from routeiq_sidecar._proto.routeiq.v1 import"
+        for f in sorted((Path(tmp) / "routeiq" / "v1").iterdir()):
+            text = f.read_text().replace(
+                "from routeiq.v1 import", f"from {package}.routeiq.v1 import"
             )
-            (target / f.name).write_text(text)
-        for pkg in (out_dir, out_dir / "routeiq", target):
-            init = pkg / "__init__.py"
-            if not init.exists():
-                init.write_text("")
-    shutil.rmtree(Path(tmp), ignore_errors=True)
+            (target / f.name).write_text(header + text)
+    for pkg in (out_dir, out_dir / "routeiq", target):
+        init = pkg / "__init__.py"
+        if not init.exists():
+            init.write_text(init_text)
