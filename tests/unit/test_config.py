@@ -38,7 +38,8 @@ def test_defaults() -> None:
     assert s.log_level == "info"
     assert s.bundle is None and s.catalogue is None and s.redis_url is None
     assert s.default_profile == "auto"
-    assert s.encoder_precision == "fp32"
+    assert s.encoder_precision == "int8"
+    assert s.batch_wait_us == 0
     assert s.embed_cache_size > 0
     assert isinstance(s.home, Path)
 
