@@ -31,6 +31,7 @@ from routeiq_sidecar.training.train import rows_for
 ROOT = Path(__file__).resolve().parents[1]
 ROUTELLM = ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1")
 ROUTERBENCH = ("gpt-4-1106-preview", "mistralai/mistral-7b-chat")
+PRECISION = "int8"  # as bench/routing_quality.py and the server's default
 
 
 def pair_apgr(router: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
@@ -67,7 +68,8 @@ def mmlu(args: argparse.Namespace) -> None:
 def tail_rows(bundle: LoadedBundle, ds: Dataset, models: tuple[str, ...], cache: Path) -> Rows:
     texts = [p.strip() if len(p.strip()) <= 1000 else p.strip()[:300] + " ... " + p.strip()[-700:]
              for p in ds.prompts]
-    emb = embed_cached(bundle.encoder, texts, manifest=bundle.manifest, cache_dir=cache)
+    emb = embed_cached(bundle.encoder, texts, manifest=bundle.manifest, cache_dir=cache,
+                       precision=PRECISION)
     return Rows(emb, feature_matrix(select_prompts(ds.prompts, bundle.manifest)),
                 score_matrix(ds, models))
 
@@ -76,11 +78,11 @@ def routerbench(args: argparse.Namespace) -> None:
     stem = "routerbench_subset_11models"
     ds = load_jsonl(args.data_dir / f"{stem}.jsonl")
     train, test = split_dataset(ds, "field")
-    bundle = load_bundle(args.home / "trained" / f"{stem}-field")
+    bundle = load_bundle(args.home / "trained" / f"{stem}-field", precision=PRECISION)
     cache = args.home / "embeddings"
     m = ds.models
     s, w = m.index(ROUTERBENCH[0]), m.index(ROUTERBENCH[1])
-    rows = rows_for(bundle, test, m, cache, "test rows")
+    rows = rows_for(bundle, test, m, cache, "test rows", PRECISION)
     sc, cats = rows.scores, test.categories
     tok = bundle.encoder.tokenizer
     cut = np.mean([tok.count(x.text) >= tok.max_length

@@ -66,12 +66,13 @@ def run_set(stem: str, split: str, args: argparse.Namespace, base: Path) -> dict
     data = args.data_dir / f"{stem}.jsonl"
     out = args.home / "trained" / f"{stem}-{split}"
     t0 = time.perf_counter()
+    cache, precision = args.home / "embeddings", args.encoder_precision
     manifest = train_bundle(TrainOptions(data=data, out=out, base_bundle=base, split=split,
-                                         seed=args.seed, cache_dir=args.home / "embeddings"),
-                            base=load_bundle(base))
+                                         seed=args.seed, cache_dir=cache, precision=precision),
+                            base=load_bundle(base, precision=precision))
     t1 = time.perf_counter()
-    report, curves = evaluate(EvalOptions(bundle=out, data=data,
-                                          cache_dir=args.home / "embeddings"))
+    report, curves = evaluate(EvalOptions(bundle=out, data=data, cache_dir=cache,
+                                          precision=precision))
     if args.plots is not None:
         from routeiq_sidecar.training.plot import plot_report
 
@@ -124,6 +125,8 @@ def main() -> int:
     p.add_argument("--sets", default=",".join(f"{a}:{b}" for a, b in SETS),
                    help="comma-separated STEM:SPLIT pairs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--encoder-precision", default="int8", choices=["fp32", "int8"],
+                   help="encoder used to train and evaluate (the server's default: int8)")
     p.add_argument("--plots", type=Path, default=None, help="write routing-STEM-SPLIT.png here")
     p.add_argument("--json", type=Path, default=None, help="also write the raw reports here")
     args = p.parse_args()
@@ -133,7 +136,8 @@ def main() -> int:
     base = ensure_default_bundle(args.home)
     pairs = [item.split(":", 1) for item in args.sets.split(",") if item]
     results = [run_set(stem, split, args, base) for stem, split in pairs]
-    print(f"Machine: {machine()}. Seed {args.seed}. Encoder: default MiniLM bundle (fp32).\n")
+    print(f"Machine: {machine()}. Seed {args.seed}. Encoder: default MiniLM bundle "
+          f"({args.encoder_precision}).\n")
     print("Strong/weak pair (router score = predicted quality of strong - of weak; "
           "bold = the bundle's default strategy, chosen on validation rows):\n")
     print(pair_table(results))

@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         split=args.split, seed=args.seed,
         test_fraction=0.2 if args.test_fraction is None else args.test_fraction,
         aliases=_aliases(args.alias), limit=args.limit, cache_dir=_cache_dir(args, s.home),
-        name=args.name or "",
+        name=args.name or "", precision=s.encoder_precision,
     ))
     _print({
         "bundle": str(args.out), "name": m["name"], "version": m["version"],
@@ -74,6 +74,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bundle=args.eval_bundle, data=args.data, strong=args.strong, weak=args.weak,
         strategies=_strategies(args.eval_strategy), split=args.split, seed=args.seed,
         test_fraction=args.test_fraction, limit=args.limit, cache_dir=_cache_dir(args, s.home),
+        precision=s.encoder_precision,
     ))
     if args.plot is not None:
         from routeiq_sidecar.training.plot import plot_report
@@ -114,7 +115,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--alias", action="append", metavar="ALIAS=MODEL",
                        help="another name candidates may use for a trained model (repeatable)")
     train.add_argument("--name", default=None, help="bundle name (default routeiq-trained-<data>)")
-    _add_setting_flags(train, ("--bundle", "--home"))
+    _add_setting_flags(train, ("--bundle", "--home", "--encoder-precision"))
     train.set_defaults(fn=cmd_train)
 
     ev = subparsers.add_parser(
@@ -136,5 +137,5 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--seed", type=int, default=None, help="split seed (default: the bundle's)")
     ev.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                     help="draw the PGR and quality-cost curves (needs matplotlib: [plot] extra)")
-    _add_setting_flags(ev, ("--home",))
+    _add_setting_flags(ev, ("--home", "--encoder-precision"))
     ev.set_defaults(fn=cmd_eval)

@@ -39,10 +39,11 @@ def select_prompts(prompts: Sequence[str], manifest: dict[str, Any]) -> list[Sel
     return [select_text((), p, limit) for p in prompts]
 
 
-def encoder_digest(manifest: dict[str, Any]) -> str:
+def encoder_digest(manifest: dict[str, Any], precision: str = "fp32") -> str:
     enc, files = manifest["encoder"], manifest["files"]
+    onnx_file = enc["encoder_int8"] if precision == "int8" else enc["encoder"]
     parts = [
-        str(files.get(enc["encoder"], {}).get("sha256", enc["encoder"])),
+        str(files.get(onnx_file, {}).get("sha256", onnx_file)),
         str(files.get(enc["tokenizer"], {}).get("sha256", enc["tokenizer"])),
         str(enc.get("max_seq_length", "")),
     ]
@@ -90,11 +91,15 @@ def embed_cached(
     manifest: dict[str, Any],
     cache_dir: Path | None,
     desc: str = "embedding",
+    precision: str = "fp32",
 ) -> np.ndarray:
-    """``(n, dim)`` float32 L2-normalised embeddings of ``texts`` (cached when ``cache_dir``)."""
+    """``(n, dim)`` float32 L2-normalised embeddings of ``texts`` (cached when ``cache_dir``).
+
+    ``precision`` names the encoder file ``encoder`` runs (``fp32``/``int8``), for the cache key.
+    """
     if cache_dir is None:
         return _embed_sorted(encoder, texts, desc).astype(np.float32)
-    folder = Path(cache_dir) / encoder_digest(manifest)
+    folder = Path(cache_dir) / encoder_digest(manifest, precision)
     keys = [text_key(t) for t in texts]
     known = _read_shards(folder, encoder.dim) if folder.is_dir() else {}
     missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.items())

@@ -55,6 +55,7 @@ class EvalOptions:
     test_fraction: float | None = None
     limit: int | None = None
     cache_dir: Path | None = None
+    precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
 
 
 def _r(x: float) -> float | None:
@@ -194,10 +195,11 @@ def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(report, curves)``: the JSON report and the pair curves (for ``--plot``)."""
     data = load_jsonl(opts.data, limit=opts.limit)  # bad data fails before the heavier load
-    bundle = bundle or load_bundle(opts.bundle)
+    bundle = bundle or load_bundle(opts.bundle, precision=opts.precision)
     strategies = _strategies(bundle, opts.strategies)
     ds, used = _select_rows(data, opts, bundle.manifest)
-    rows = rows_for(bundle, ds, ds.models, opts.cache_dir, "embedding (eval)")
+    rows = rows_for(bundle, ds, ds.models, opts.cache_dir, "embedding (eval)", opts.precision)
+    trained_with = (bundle.manifest.get("training") or {}).get("encoder_precision")
     preds = {n: _predictions(s, rows, ds.models) for n, s in strategies.items()}
     curves: dict[str, Any] = {}
     report: dict[str, Any] = {
@@ -207,7 +209,11 @@ def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
         "rows": len(ds),
         "split": used,
         "strategies": list(strategies),
+        "encoder_precision": opts.precision,
     }
+    if trained_with and trained_with != opts.precision:
+        report["warning"] = (f"heads trained on {trained_with} embeddings, evaluated on "
+                             f"{opts.precision} ones (the server runs encoder_precision)")
     if len(ds.models) >= 2:
         report["pair"] = _pair(opts, bundle, ds, preds, curves)
         main = bundle.default_strategy if bundle.default_strategy in preds else next(iter(preds))

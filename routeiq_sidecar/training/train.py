@@ -4,7 +4,9 @@
    trains on everything), and split the training rows again into fit / validation rows
    (whole categories when the held-out split is by category, else at random).
 2. Embed the training prompts with the base bundle's encoder, exactly as the server does
-   (training/embed.py; cached under ``<home>/embeddings``), plus the structural features.
+   (training/embed.py; cached under ``<home>/embeddings``), plus the structural features. The
+   encoder precision is the serving setting's (``encoder_precision``, int8 by default), so the
+   heads learn from the vectors the server will feed them; the manifest records it.
 3. Fit every requested head (training/fit.py), pick the default strategy by validation score.
 4. Write the new bundle: the base bundle's encoder, tokenizer and centroid head, the head files,
    and a manifest (models, aliases, per-model stats, default pair, training data digest, seed,
@@ -62,6 +64,7 @@ class TrainOptions:
     limit: int | None = None
     cache_dir: Path | None = None
     name: str = ""
+    precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
 
 
 def file_sha256(path: Path) -> str:
@@ -82,10 +85,11 @@ def held_out_split(
 
 
 def rows_for(bundle: LoadedBundle, ds: Dataset, models: tuple[str, ...], cache: Path | None,
-             desc: str) -> Rows:
+             desc: str, precision: str) -> Rows:
+    """``bundle`` must have been loaded with ``precision`` (it names the cache entry)."""
     sels = select_prompts(ds.prompts, bundle.manifest)
     emb = embed_cached(bundle.encoder, [s.text for s in sels], manifest=bundle.manifest,
-                       cache_dir=cache, desc=desc)
+                       cache_dir=cache, desc=desc, precision=precision)
     return Rows(emb, feature_matrix(sels), score_matrix(ds, models))
 
 
@@ -144,9 +148,10 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
     ModelIndex(models, opts.aliases)  # aliases must point at trained models
     train, test, method = held_out_split(ds, opts.split, opts.seed, opts.test_fraction)
     fit_ds, val_ds, inner = _validation_split(train, method, opts.seed)
-    base = base or load_bundle(opts.base_bundle)
-    fit_rows = rows_for(base, fit_ds, models, opts.cache_dir, "embedding (fit)")
-    val_rows = rows_for(base, val_ds, models, opts.cache_dir, "embedding (validation)")
+    base = base or load_bundle(opts.base_bundle, precision=opts.precision)
+    fit_rows = rows_for(base, fit_ds, models, opts.cache_dir, "embedding (fit)", opts.precision)
+    val_rows = rows_for(base, val_ds, models, opts.cache_dir, "embedding (validation)",
+                        opts.precision)
     features = varying_features(np.concatenate([fit_rows.features, val_rows.features]))
 
     fitted: list[Fitted] = []
@@ -186,6 +191,7 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
                 "rows": len(ds),
                 "limit": opts.limit,
                 "seed": opts.seed,
+                "encoder_precision": opts.precision,
                 "split": {"method": method, "requested": opts.split,
                           "test_fraction": opts.test_fraction,
                           "n_train": len(train), "n_test": len(test) if test else 0},

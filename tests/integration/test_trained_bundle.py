@@ -84,6 +84,8 @@ def test_train_prints_a_summary(trained: tuple[Path, Path, Path, dict[str, Any]]
     assert summary["default_strategy"] in {"knn", "mlp", "mf", "ensemble"}
     assert summary["split"]["method"] == "field" and summary["split"]["n_test"] > 0
     assert set(summary["heads"]) == {"knn", "mlp", "mf", "ensemble"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["encoder_precision"] == "int8"  # the server's default encoder
 
 
 def check_ranking(body: dict[str, Any], strategy: str) -> dict[str, dict[str, Any]]:
@@ -137,7 +139,7 @@ async def test_served_quality_is_the_heads_prediction(
     trained: tuple[Path, Path, Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     out = trained[0]
-    bundle = load_bundle(out)
+    bundle = load_bundle(out, precision="int8")  # what `train` used: the serving default
     sc = Sidecar(make_settings(tmp_path), bundle=bundle)
     await sc.start()
     try:
@@ -181,6 +183,7 @@ def test_eval_prints_pair_and_quality_cost_json(
     assert code == 0, err
     rep = json.loads(stdout)
     assert rep["split"].startswith("held-out test rows") and rep["rows"] > 0
+    assert rep["encoder_precision"] == "int8" and "warning" not in rep
     for key in ("apgr", "cpt50", "cpt80"):
         assert key in rep
         for part in ("random", "length", "oracle"):
@@ -194,10 +197,12 @@ def test_eval_prints_pair_and_quality_cost_json(
     assert multi["oracle"]["aiq"] >= multi["random"]["aiq"]
     code, stdout, err = run_cli(capsys, "eval", "--bundle", str(out), "--data", str(data),
                                 "--home", str(home), "--strategy", "knn", "--split", "all",
-                                "--strong", "llama-3.1-8b-instruct", "--weak", "codegemma-7b")
+                                "--strong", "llama-3.1-8b-instruct", "--weak", "codegemma-7b",
+                                "--encoder-precision", "fp32")
     assert code == 0, err
     rep = json.loads(stdout)
     assert rep["split"] == "all rows" and rep["strategies"] == ["knn"]
+    assert "trained on int8 embeddings, evaluated on fp32" in rep["warning"]
     assert rep["pair"]["strong"] == "llama-3.1-8b-instruct"
 
 

@@ -46,7 +46,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def train(data: Path, base: Path, out: Path, **kw: Any) -> dict[str, Any]:
-    return train_bundle(TrainOptions(data=data, out=out, base_bundle=base, **kw))
+    return train_bundle(TrainOptions(data=data, out=out, base_bundle=base, precision="fp32", **kw))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,8 @@ def trained(data: Path, tiny_bundle_path: Path, tiny_bundle: LoadedBundle,
             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("trained") / "bundle"
     m = train_bundle(TrainOptions(data=data, out=out, base_bundle=tiny_bundle_path, split="group",
-                                  aliases={"strong-alias": "acme/strong"}), base=tiny_bundle)
+                                  aliases={"strong-alias": "acme/strong"}, precision="fp32"),
+                     base=tiny_bundle)
     return out, m
 
 
@@ -73,6 +74,7 @@ def test_bundle_is_verified_and_complete(trained: tuple[Path, dict[str, Any]]) -
     assert m["heads"]["mlp"]["file"] == "mlp.onnx" and m["heads"]["mlp"]["models"] == m["models"]
     t = m["training"]
     assert t["data"] == "synthetic.jsonl" and t["seed"] == 0 and len(t["data_sha256"]) == 64
+    assert t["encoder_precision"] == "fp32"
     assert t["split"]["method"] == "group"
     assert t["split"]["n_train"] + t["split"]["n_test"] == 100
     assert m["pair"] == {"strong": "acme/strong", "weak": "weak"}
@@ -105,12 +107,14 @@ def test_same_seed_same_bundle_other_seed_other_heads(
 ) -> None:
     _, first = trained
     again = train_bundle(TrainOptions(data=data, out=tmp_path / "a", base_bundle=tiny_bundle_path,
-                                      split="group", aliases={"strong-alias": "acme/strong"}),
+                                      split="group", aliases={"strong-alias": "acme/strong"},
+                                      precision="fp32"),
                          base=tiny_bundle)
     for f in ("knn.npz", "mlp.onnx", "mf.onnx"):
         assert again["files"][f]["sha256"] == first["files"][f]["sha256"], f
     other = train_bundle(TrainOptions(data=data, out=tmp_path / "b", base_bundle=tiny_bundle_path,
-                                      split="group", seed=1, strategies=("mlp",)),
+                                      split="group", seed=1, strategies=("mlp",),
+                                      precision="fp32"),
                          base=tiny_bundle)
     assert other["files"]["mlp.onnx"]["sha256"] != first["files"]["mlp.onnx"]["sha256"]
 
@@ -118,7 +122,8 @@ def test_same_seed_same_bundle_other_seed_other_heads(
 def test_strategy_subset_and_no_split(data: Path, tiny_bundle_path: Path,
                                       tiny_bundle: LoadedBundle, tmp_path: Path) -> None:
     m = train_bundle(TrainOptions(data=data, out=tmp_path / "k", base_bundle=tiny_bundle_path,
-                                  strategies=("knn",), split="none"), base=tiny_bundle)
+                                  strategies=("knn",), split="none", precision="fp32"),
+                     base=tiny_bundle)
     assert set(m["heads"]) == {"centroid", "knn"} and m["default_strategy"] == "knn"
     assert m["training"]["split"]["n_test"] == 0 and m["training"]["split"]["n_train"] == 100
 
