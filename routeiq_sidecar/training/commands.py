@@ -88,7 +88,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, required=True, metavar="F.jsonl", help=DATA_HELP)
     p.add_argument("--limit", type=int, default=None, help="read only the first N examples")
     p.add_argument("--test-fraction", type=float, default=None,
-                   help="held-out share for group/random splits (default 0.2)")
+                   help="held-out share for group/random splits "
+                   "(default: train 0.2, eval the bundle's)")
     p.add_argument("--no-embed-cache", action="store_true",
                    help="do not read or write cached embeddings (<home>/embeddings)")
 
@@ -125,7 +126,7 @@ def register(subparsers: Any) -> None:
         "points and AIQ against the best single model, random and the oracle.",
     )
     _common(ev)
-    ev.add_argument("--bundle", dest="eval_bundle", type=Path, required=True,
+    ev.add_argument("--bundle", dest="eval_bundle", type=Path, required=True, metavar="DIR",
                     help="trained bundle folder")
     ev.add_argument("--strong", default=None, help="strong model of the pair")
     ev.add_argument("--weak", default=None, help="weak model of the pair")
