@@ -168,6 +168,7 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
     out = Path(opts.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".train-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it owner-only; a bundle is read by the serving user
     try:
         centroid = _copy_base(base, tmp)
         heads: dict[str, Any] = {"centroid": centroid}
