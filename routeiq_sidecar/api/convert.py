@@ -42,6 +42,7 @@ def route_in(req: pb.RouteRequest, request_id: str) -> RouteInput:
                 capabilities=tuple(c.capabilities),
                 quality_prior=c.quality_prior if c.HasField("quality_prior") else None,
                 labels=dict(c.labels),
+                price_known=c.HasField("input_cost_per_mtok") or c.HasField("output_cost_per_mtok"),
             )
             for c in req.candidates
         ),

@@ -64,6 +64,7 @@ def candidate_from_mapping(raw: Any, where: str) -> CandidateSpec:
             capabilities=tuple(caps),
             quality_prior=None if prior is None else float(prior),
             labels={str(k): str(v) for k, v in labels.items()},
+            price_known="input_cost_per_mtok" in raw or "output_cost_per_mtok" in raw,
         )
     except (TypeError, ValueError) as exc:
         raise invalid(where, f"bad number ({exc})") from None

@@ -1,9 +1,16 @@
-"""The decision rule: hard constraints, then ``utility = quality - lambda * normalized_cost``.
+"""The decision rule: hard constraints, then ``utility = quality - lambda * cost_term(price)``.
 
 - Constraints first: required capabilities, context length (estimated prompt tokens <=
   ``max_input_tokens`` when set), ``max_cost_per_mtok`` (on the blended price), profile
-  ``free`` (zero-price candidates only).
-- ``normalized_cost`` = blended price / the most expensive eligible candidate's (0..1).
+  ``free`` (zero-price candidates only; a candidate whose price is unknown is not free).
+- ``cost_term`` is on an absolute scale: ``log(1 + price / $1) / log(1 + $30 / $1)`` of the
+  candidate's own blended price per million tokens ($0 -> 0, $0.26 -> 0.07, $3 -> 0.40,
+  $30 -> 1). It depends on nothing else on the list, so adding a candidate that is not
+  selected never changes the choice among the others, and a higher lambda (``eco``) never
+  picks a more expensive candidate than a lower one (``auto``) for the same prompt and list.
+- A candidate sent with neither price is "price unknown": it is priced at
+  ``types.UNKNOWN_PRICE_PER_MTOK`` (an expensive model's price, so an unpriced model is never
+  preferred for being "free"), and the engine warns and counts it.
 - lambda comes from the profile unless the request sets ``quality_cost_tradeoff``.
 - Profile ``reasoning`` adds ``REASONING_BONUS`` to candidates with the ``reasoning``
   capability when the prompt is complex.
@@ -13,6 +20,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +31,14 @@ from routeiq_sidecar.errors import ErrorKind, RouteIQError
 PROFILE_LAMBDA = {"premium": 0.02, "auto": 0.15, "reasoning": 0.1, "eco": 0.5, "free": 0.0}
 REASONING_BONUS = 0.1
 TIE_EPS = 1e-9
+REF_PRICE_PER_MTOK = 1.0
+TOP_PRICE_PER_MTOK = 30.0
+
+def cost_term(price_per_mtok: float) -> float:
+    """Absolute cost scale: 0 for free, 1 at $30 per million tokens, log-shaped between."""
+    return math.log1p(max(0.0, price_per_mtok) / REF_PRICE_PER_MTOK) / math.log1p(
+        TOP_PRICE_PER_MTOK / REF_PRICE_PER_MTOK
+    )
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,8 @@ def ineligibility(c: CandidateSpec, k: Constraints) -> str:
             f"prompt of ~{k.estimated_prompt_tokens} tokens exceeds its "
             f"max_input_tokens {c.max_input_tokens}"
         )
+    if k.max_cost_per_mtok is not None and not c.price_known:
+        return f"price unknown, so max_cost_per_mtok {k.max_cost_per_mtok:g} cannot be checked"
     if k.max_cost_per_mtok is not None and c.blended_cost_per_mtok > k.max_cost_per_mtok:
         return (
             f"blended price {c.blended_cost_per_mtok:g}/Mtok exceeds max_cost_per_mtok "
@@ -57,6 +75,9 @@ def ineligibility(c: CandidateSpec, k: Constraints) -> str:
 
 
 def estimated_cost_usd(c: CandidateSpec, prompt_tokens: int, output_tokens: int) -> float:
+    """$ for one call; -1 when the price is unknown."""
+    if not c.price_known:
+        return -1.0
     return (prompt_tokens * c.input_cost_per_mtok + output_tokens * c.output_cost_per_mtok) / 1e6
 
 
@@ -80,16 +101,15 @@ def rank(
             f"candidates: no eligible candidate ({detail})",
             field="candidates",
         )
-    prices = np.asarray([c.blended_cost_per_mtok for c in candidates], dtype=np.float64)
-    top = max(prices[i] for i in eligible)
-    norm = prices / top if top > 0 else np.zeros_like(prices)
+    prices = np.asarray([c.effective_price_per_mtok for c in candidates], dtype=np.float64)
+    cost = np.asarray([cost_term(p) for p in prices], dtype=np.float64)
     q = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
     if constraints.profile == "reasoning" and signals.complexity == "complex":
         bonus = np.asarray(
             [REASONING_BONUS if "reasoning" in c.capabilities else 0.0 for c in candidates]
         )
         q = np.minimum(1.0, q + bonus)
-    utility = q - lam * norm
+    utility = q - lam * cost
     scores = [
         Score(
             candidate_id=c.id,

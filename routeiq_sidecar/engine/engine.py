@@ -33,6 +33,7 @@ from routeiq_sidecar.engine.experiments import (
 )
 from routeiq_sidecar.engine.text import SelectedText, select_text
 from routeiq_sidecar.engine.types import (
+    UNKNOWN_PRICE_PER_MTOK,
     CandidateSpec,
     ChatMessage,
     Decision,
@@ -57,6 +58,7 @@ from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.telemetry.metrics import Metrics
 
 FALLBACK_STRATEGY = "length"
+PRICE_WARN_INTERVAL_S = 60.0
 STATE_DOWN_NOTE = "shared state unavailable: not sticky, feedback not applied"
 log = logging.getLogger("routeiq.engine")
 
@@ -110,6 +112,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self._price_warned_at = -PRICE_WARN_INTERVAL_S
         self.store: Store = store if store is not None else make_store(settings, self.metrics)
         self.learning = learning.LearningConfig.from_settings(settings)
         self.experiments = Experiments(settings.experiments)
@@ -237,6 +240,7 @@ class Engine:
             vec, timings, t1 = np.zeros(0, np.float32), Timings(), time.perf_counter_ns()
             signals = self._fallback_signals(sel)
 
+        self._note_unknown_prices(candidates)
         state = await self._read_state(inp, signals.category, candidates)
         priors, prior_sources = capability_priors(candidates)
         seed = int.from_bytes(hashlib.blake2b(inp.request_id.encode(), digest_size=8).digest())
@@ -282,6 +286,20 @@ class Engine:
         timings.total_us = _us_since(t0)  # the state writes are part of serving the request
         self._count(decision, state, kept, ranked.learned, written)
         return decision
+
+    def _note_unknown_prices(self, candidates: tuple[CandidateSpec, ...]) -> None:
+        unknown = [c.id for c in candidates if not c.price_known]
+        if not unknown:
+            return
+        self.metrics.price_unknown.inc(len(unknown))
+        now = time.monotonic()
+        if now - self._price_warned_at >= PRICE_WARN_INTERVAL_S:
+            self._price_warned_at = now
+            log.warning(
+                "candidates without a price (%s) are priced at $%g/Mtok, not free; send "
+                "input_cost_per_mtok/output_cost_per_mtok", ", ".join(unknown[:5])[:200],
+                UNKNOWN_PRICE_PER_MTOK,
+            )
 
     # --- the state around a decision (stickiness, learning, experiments)
     def _assign(self, inp: RouteInput, loaded: Loaded) -> Assignment | None:

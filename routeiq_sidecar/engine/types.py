@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 CAPABILITIES = ("tools", "vision", "json", "reasoning")
 PROFILES = ("auto", "eco", "premium", "free", "reasoning")
 TIERS = ("simple", "medium", "complex")
+UNKNOWN_PRICE_PER_MTOK = 10.0
+"""Blended $/Mtok assumed for a candidate sent without a price: an expensive model's, so an
+unpriced model is never preferred for looking free."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class CandidateSpec:
     capabilities: tuple[str, ...] = ()
     quality_prior: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    price_known: bool = True
+    """False when the caller gave neither price: "price unknown", never "free"."""
 
     @property
     def blended_cost_per_mtok(self) -> float:
@@ -33,8 +38,17 @@ class CandidateSpec:
         return (3.0 * self.input_cost_per_mtok + self.output_cost_per_mtok) / 4.0
 
     @property
+    def effective_price_per_mtok(self) -> float:
+        """The blended price the decision rule and the priors use."""
+        return self.blended_cost_per_mtok if self.price_known else UNKNOWN_PRICE_PER_MTOK
+
+    @property
     def is_free(self) -> bool:
-        return self.input_cost_per_mtok == 0.0 and self.output_cost_per_mtok == 0.0
+        return (
+            self.price_known
+            and self.input_cost_per_mtok == 0.0
+            and self.output_cost_per_mtok == 0.0
+        )
 
 
 @dataclass(frozen=True)

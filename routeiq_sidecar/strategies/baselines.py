@@ -25,7 +25,7 @@ class CheapestStrategy:
     name = "cheapest"
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
-        cost = np.asarray([c.blended_cost_per_mtok for c in inp.candidates], dtype=np.float64)
+        cost = np.asarray([c.effective_price_per_mtok for c in inp.candidates], dtype=np.float64)
         top = cost.max() if cost.size and cost.max() > 0 else 1.0
         q = 1.0 - cost / top
         return QualityEstimate(q, ("price",) * len(q), cost_aware=False, note="the cheapest pick")

@@ -33,8 +33,8 @@ def capability_priors(candidates: tuple[CandidateSpec, ...]) -> tuple[np.ndarray
             values.append(float(c.quality_prior))
             sources.append("prior")
         else:
-            values.append(price_prior(c.blended_cost_per_mtok))
-            sources.append("price")
+            values.append(price_prior(c.effective_price_per_mtok))
+            sources.append("price" if c.price_known else "price_unknown")
     return np.asarray(values, dtype=np.float64), tuple(sources)
 
 

@@ -106,6 +106,11 @@ class Metrics:
             ["experiment", "arm"],
             registry=r,
         )
+        self.price_unknown = Counter(
+            "routeiq_price_unknown_candidates",
+            "Candidates sent without a price (priced as types.UNKNOWN_PRICE_PER_MTOK).",
+            registry=r,
+        )
         self.shadow_decisions = Counter(
             "routeiq_shadow_decisions",
             "Shadow-strategy decisions, by agreement with the served choice.",

@@ -59,7 +59,9 @@ def test_load_spec_catalogue(tmp_path: Path) -> None:
     assert opus.labels == {"tier": "premium", "region": "eu"}
     assert mini.quality_prior is None and mini.labels == {}
     (llama,) = cat.candidates("local") or ()
-    assert llama.is_free and llama.max_input_tokens == 0 and llama.capabilities == ()
+    # no price given: "price unknown", never free
+    assert not llama.price_known and not llama.is_free
+    assert llama.max_input_tokens == 0 and llama.capabilities == ()
     assert cat.candidates("missing") is None
 
 

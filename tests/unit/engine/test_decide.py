@@ -9,12 +9,19 @@ from routeiq_sidecar.engine.decide import (
     PROFILE_LAMBDA,
     REASONING_BONUS,
     Constraints,
+    cost_term,
     estimated_cost_usd,
     ineligibility,
     rank,
     resolve_lambda,
 )
-from routeiq_sidecar.engine.types import PROFILES, CandidateSpec, Score, Signals
+from routeiq_sidecar.engine.types import (
+    PROFILES,
+    UNKNOWN_PRICE_PER_MTOK,
+    CandidateSpec,
+    Score,
+    Signals,
+)
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
 
 CHEAP = CandidateSpec("cheap", "openai/gpt-4o-mini", 0.15, 0.6, max_input_tokens=128_000)
@@ -124,17 +131,38 @@ def test_lambda_changes_the_pick() -> None:
     assert run(cands, quality, lam=PROFILE_LAMBDA["eco"])[0].candidate_id == "cheap"
 
 
-def test_utility_is_quality_minus_lambda_normalized_cost() -> None:
+def test_utility_is_quality_minus_lambda_absolute_cost() -> None:
     scores = {s.candidate_id: s for s in run((CHEAP, STRONG), [0.7, 0.9], lam=0.5)}
-    assert scores["strong"].utility == pytest.approx(0.9 - 0.5 * 1.0)
-    assert scores["cheap"].utility == pytest.approx(0.7 - 0.5 * (0.2625 / 30.0), abs=1e-6)
+    assert scores["strong"].utility == pytest.approx(0.9 - 0.5 * cost_term(30.0), abs=1e-6)
+    assert cost_term(30.0) == pytest.approx(1.0)
+    assert scores["cheap"].utility == pytest.approx(0.7 - 0.5 * cost_term(0.2625), abs=1e-6)
 
 
-def test_normalization_over_eligible_candidates_only() -> None:
-    k = constraints(max_cost=5.0)  # STRONG out: MID is the most expensive eligible
+def test_cost_term_is_absolute_and_monotone() -> None:
+    assert cost_term(0.0) == 0.0
+    prices = [0.01, 0.1, 0.2625, 1.0, 3.0, 30.0, 300.0]
+    terms = [cost_term(p) for p in prices]
+    assert terms == sorted(terms) and len(set(terms)) == len(terms)
+
+
+def test_cost_does_not_depend_on_the_other_candidates() -> None:
+    k = constraints(max_cost=5.0)  # STRONG is ineligible: MID's cost term is unchanged
+    alone = {s.candidate_id: s for s in run((CHEAP, MID), [0.5, 0.5], lam=1.0)}
     scores = {s.candidate_id: s for s in run((CHEAP, MID, STRONG), [0.5, 0.5, 0.5], lam=1.0, k=k)}
-    assert scores["mid"].utility == pytest.approx(0.5 - 1.0)
-    assert scores["cheap"].utility == pytest.approx(0.5 - 0.2625 / 4.375, abs=1e-6)
+    assert scores["mid"].utility == alone["mid"].utility
+    assert scores["mid"].utility == pytest.approx(0.5 - cost_term(4.375), abs=1e-6)
+
+
+def test_price_unknown_is_not_free() -> None:
+    unpriced = CandidateSpec("unpriced", "acme/mystery", price_known=False)
+    assert not unpriced.is_free
+    assert unpriced.effective_price_per_mtok == UNKNOWN_PRICE_PER_MTOK
+    ranked = run((unpriced, CHEAP), [0.8, 0.8], lam=0.15)
+    assert ranked[0].candidate_id == "cheap"  # equal quality: the known cheap price wins
+    by_id = {s.candidate_id: s for s in ranked}
+    assert by_id["unpriced"].estimated_cost == -1.0
+    assert ineligibility(unpriced, constraints(profile="free")).startswith("profile free")
+    assert "price unknown" in ineligibility(unpriced, constraints(max_cost=100.0))
 
 
 def test_all_free_candidates_no_division_by_zero() -> None:

@@ -1,0 +1,61 @@
+"""Property tests of the decision rule (hypothesis): the choice between two candidates never
+depends on a third, and ``eco`` never picks a more expensive candidate than ``auto``."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routeiq_sidecar.engine.decide import PROFILE_LAMBDA, Constraints, rank
+from routeiq_sidecar.engine.types import CandidateSpec, Signals
+
+SIG = Signals("code", "medium", 0.9, 0.5, 100)
+K = Constraints((), None, 100, "auto")
+
+price = st.one_of(st.just(0.0), st.floats(min_value=0.001, max_value=500.0))
+candidate = st.tuples(
+    price, price, st.floats(min_value=0.0, max_value=1.0), st.booleans()
+)
+
+
+Raw = list[tuple[float, float, float, bool]]
+
+
+def build(raw: Raw) -> tuple[tuple[CandidateSpec, ...], list[float]]:
+    cands = tuple(
+        CandidateSpec(f"c{i}", f"m{i}", inp, out, price_known=known)
+        for i, (inp, out, _, known) in enumerate(raw)
+    )
+    return cands, [q for _, _, q, _ in raw]
+
+
+def pick(cands: tuple[CandidateSpec, ...], quality: list[float], lam: float) -> str:
+    ranked = rank(cands, np.asarray(quality), ("head",) * len(cands), constraints=K, lam=lam,
+                  signals=SIG, output_tokens=256)
+    return ranked[0].candidate_id
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(candidate, min_size=1, max_size=6), candidate,
+       st.floats(min_value=0.0, max_value=5.0))
+def test_an_unselected_candidate_never_changes_the_choice(
+    raw: list[tuple[float, float, float, bool]], extra: tuple[float, float, float, bool],
+    lam: float,
+) -> None:
+    cands, quality = build([*raw, extra])
+    chosen = pick(cands, quality, lam)
+    if chosen != f"c{len(raw)}":  # the added candidate was not selected
+        assert pick(cands[:-1], quality[:-1], lam) == chosen
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(candidate, min_size=1, max_size=6))
+def test_eco_never_picks_a_more_expensive_candidate_than_auto(
+    raw: list[tuple[float, float, float, bool]],
+) -> None:
+    cands, quality = build(raw)
+    by_id = {c.id: c for c in cands}
+    eco = by_id[pick(cands, quality, PROFILE_LAMBDA["eco"])]
+    auto = by_id[pick(cands, quality, PROFILE_LAMBDA["auto"])]
+    assert eco.effective_price_per_mtok <= auto.effective_price_per_mtok
