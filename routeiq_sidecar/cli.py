@@ -63,8 +63,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 # --- serve
 def cmd_serve(args: argparse.Namespace) -> int:
     from routeiq_sidecar.app import run_forever
+    from routeiq_sidecar.supervisor import run_workers
     from routeiq_sidecar.telemetry.logs import setup_logging
-    from routeiq_sidecar.workers import run_workers
 
     s = settings_from(args)
     setup_logging(s.log_level)
@@ -152,7 +152,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     from routeiq_sidecar.app import load_from_settings
     from routeiq_sidecar.engine.catalogue import candidate_from_mapping, load_catalogue
     from routeiq_sidecar.engine.engine import Engine
-    from routeiq_sidecar.engine.types import RouteInput
+    from routeiq_sidecar.types import RouteInput
 
     s = settings_from(args)
     raw = parse_candidates(args.candidate or [], args.candidates)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from routeiq_sidecar.protogen import generate  # noqa: E402
+from protogen import generate  # noqa: E402
 
 if __name__ == "__main__":
     generate(ROOT / "proto", ROOT / "routeiq_sidecar" / "_proto")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from routeiq_sidecar.protogen import generate  # noqa: E402
+from protogen import generate  # noqa: E402
 
 STUB_PROTO = ROOT / "client_stub" / "routeiq_litellm" / "_proto"
 PACKAGE = "routeiq_litellm._proto"

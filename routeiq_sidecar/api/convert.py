@@ -11,7 +11,8 @@ from google.protobuf.message import Message
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.engine.engine import Classified
-from routeiq_sidecar.engine.types import (
+from routeiq_sidecar.errors import invalid
+from routeiq_sidecar.types import (
     CandidateSpec,
     ChatMessage,
     Decision,
@@ -19,7 +20,6 @@ from routeiq_sidecar.engine.types import (
     Signals,
     Timings,
 )
-from routeiq_sidecar.errors import invalid
 
 
 def messages_in(msgs: Any) -> tuple[ChatMessage, ...]:

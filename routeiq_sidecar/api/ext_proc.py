@@ -38,9 +38,9 @@ from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
 from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 
-from routeiq_sidecar.engine.types import ChatMessage, Decision, RouteInput
+from routeiq_sidecar.api.pipeline import Runtime
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status
-from routeiq_sidecar.runtime import Runtime
+from routeiq_sidecar.types import ChatMessage, Decision, RouteInput
 
 log = logging.getLogger("routeiq.ext_proc")
 SERVICE_NAME = ep.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name

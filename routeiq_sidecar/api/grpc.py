@@ -17,8 +17,8 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.api import convert
 from routeiq_sidecar.api.ext_proc import add_ext_proc
 from routeiq_sidecar.api.info import info_out
+from routeiq_sidecar.api.pipeline import Runtime
 from routeiq_sidecar.errors import RouteIQError, grpc_status
-from routeiq_sidecar.runtime import Runtime
 
 log = logging.getLogger("routeiq.grpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RouterService"].full_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from routeiq_sidecar import __version__
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.engine.engine import Engine
-from routeiq_sidecar.engine.types import PROFILES
+from routeiq_sidecar.types import PROFILES
 
 
 def info_out(engine: Engine) -> pb.GetInfoResponse:

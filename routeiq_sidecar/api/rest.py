@@ -27,8 +27,8 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.api import convert
 from routeiq_sidecar.api.info import info_out
 from routeiq_sidecar.api.openapi import openapi_document
+from routeiq_sidecar.api.pipeline import Runtime
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, http_status
-from routeiq_sidecar.runtime import Runtime
 
 log = logging.getLogger("routeiq.rest")
 _MAX_REQUEST_ID = 128

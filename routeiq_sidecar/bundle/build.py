@@ -14,11 +14,11 @@ import numpy as np
 
 from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
-from routeiq_sidecar.bundle.minilm import export_minilm, export_tiny_random
 from routeiq_sidecar.bundle.prototypes import Prototypes, load_prototypes
-from routeiq_sidecar.engine.encoder import Encoder
-from routeiq_sidecar.engine.signals import CentroidClassifier, centroids_from, order_tiers
-from routeiq_sidecar.engine.tokenizer import BatchTokenizer
+from routeiq_sidecar.export.minilm import export_minilm, export_tiny_random
+from routeiq_sidecar.model.encoder import Encoder
+from routeiq_sidecar.model.signals import CentroidClassifier, centroids_from, order_tiers
+from routeiq_sidecar.model.tokenizer import BatchTokenizer
 from routeiq_sidecar.progress import progress
 
 CENTROIDS_FILE = "centroids.npz"

@@ -8,9 +8,9 @@ from typing import Any
 
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.bundle.build import encoder_for
-from routeiq_sidecar.engine.encoder import Encoder
-from routeiq_sidecar.engine.signals import CentroidClassifier
 from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.model.encoder import Encoder
+from routeiq_sidecar.model.signals import CentroidClassifier
 
 
 @dataclass

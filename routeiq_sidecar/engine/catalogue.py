@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from routeiq_sidecar.engine.types import CAPABILITIES, CandidateSpec
 from routeiq_sidecar.errors import RouteIQError, invalid
+from routeiq_sidecar.types import CAPABILITIES, CandidateSpec
 
 _FIELDS = {
     "id",

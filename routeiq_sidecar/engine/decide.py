@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routeiq_sidecar.engine.types import CandidateSpec, Score, Signals
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
+from routeiq_sidecar.types import CandidateSpec, Score, Signals
 
 PROFILE_LAMBDA = {"premium": 0.02, "auto": 0.15, "reasoning": 0.1, "eco": 0.5, "free": 0.0}
 REASONING_BONUS = 0.1

@@ -20,8 +20,6 @@ import numpy as np
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine import learning, sticky
-from routeiq_sidecar.engine.batcher import Batcher, Embedded
-from routeiq_sidecar.engine.cache import EmbeddingCache, text_key
 from routeiq_sidecar.engine.catalogue import Catalogue
 from routeiq_sidecar.engine.decide import Constraints, rank, resolve_lambda
 from routeiq_sidecar.engine.experiments import (
@@ -31,8 +29,24 @@ from routeiq_sidecar.engine.experiments import (
     decision_counts,
     feedback_counts,
 )
-from routeiq_sidecar.engine.text import SelectedText, select_text
-from routeiq_sidecar.engine.types import (
+from routeiq_sidecar.engine.validate import (
+    check_request,
+    check_text,
+    resolve_candidates,
+    resolve_profile,
+)
+from routeiq_sidecar.errors import ErrorKind, RouteIQError, invalid
+from routeiq_sidecar.model.batcher import Batcher, Embedded
+from routeiq_sidecar.model.cache import EmbeddingCache, text_key
+from routeiq_sidecar.state.factory import make_store
+from routeiq_sidecar.state.stats import ModelStat
+from routeiq_sidecar.state.store import Lookup, Store
+from routeiq_sidecar.strategies.base import Strategy, StrategyInput
+from routeiq_sidecar.strategies.priors import capability_priors
+from routeiq_sidecar.strategies.registry import build_strategies
+from routeiq_sidecar.telemetry.metrics import Metrics
+from routeiq_sidecar.text import SelectedText, select_text
+from routeiq_sidecar.types import (
     UNKNOWN_PRICE_PER_MTOK,
     CandidateSpec,
     ChatMessage,
@@ -42,20 +56,6 @@ from routeiq_sidecar.engine.types import (
     Signals,
     Timings,
 )
-from routeiq_sidecar.engine.validate import (
-    check_request,
-    check_text,
-    resolve_candidates,
-    resolve_profile,
-)
-from routeiq_sidecar.errors import ErrorKind, RouteIQError, invalid
-from routeiq_sidecar.state.factory import make_store
-from routeiq_sidecar.state.stats import ModelStat
-from routeiq_sidecar.state.store import Lookup, Store
-from routeiq_sidecar.strategies.base import Strategy, StrategyInput
-from routeiq_sidecar.strategies.priors import capability_priors
-from routeiq_sidecar.strategies.registry import build_strategies
-from routeiq_sidecar.telemetry.metrics import Metrics
 
 FALLBACK_STRATEGY = "length"
 PRICE_WARN_INTERVAL_S = 60.0

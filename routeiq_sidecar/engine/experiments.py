@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from routeiq_sidecar.config import ConfigError, Experiment
-from routeiq_sidecar.engine.types import RouteInput
 from routeiq_sidecar.state.store import Store
+from routeiq_sidecar.types import RouteInput
 
 REFRESH_S = 1.0
 

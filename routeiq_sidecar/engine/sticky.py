@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routeiq_sidecar.engine.types import RouteInput, Score
+from routeiq_sidecar.types import RouteInput, Score
 
 
 def session_key(inp: RouteInput) -> str | None:

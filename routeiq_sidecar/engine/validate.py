@@ -6,8 +6,8 @@ import math
 
 from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine.catalogue import Catalogue
-from routeiq_sidecar.engine.types import CAPABILITIES, PROFILES, CandidateSpec, RouteInput
 from routeiq_sidecar.errors import invalid
+from routeiq_sidecar.types import CAPABILITIES, PROFILES, CandidateSpec, RouteInput
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 

@@ -11,8 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from routeiq_sidecar.engine.text import SelectedText
-from routeiq_sidecar.engine.types import CandidateSpec, Signals
+from routeiq_sidecar.text import SelectedText
+from routeiq_sidecar.types import CandidateSpec, Signals
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from routeiq_sidecar.engine.text import SelectedText
+from routeiq_sidecar.text import SelectedText
 
 FEATURE_NAMES: tuple[str, ...] = ("log_tokens", "has_code", "has_math", "has_tools", "turns")
 LOG_TOKENS_CAP = 8192

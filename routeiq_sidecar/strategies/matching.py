@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from routeiq_sidecar.engine.types import CandidateSpec
+from routeiq_sidecar.types import CandidateSpec
 
 
 def _segment(name: str) -> str:

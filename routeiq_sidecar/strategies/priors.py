@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from routeiq_sidecar.engine.types import CandidateSpec
+from routeiq_sidecar.types import CandidateSpec
 
 LOW_PRICE, HIGH_PRICE = 0.05, 30.0
 LOW_Q, HIGH_Q = 0.50, 0.95

@@ -17,7 +17,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from routeiq_sidecar import __version__
-from routeiq_sidecar.engine.types import Decision
+from routeiq_sidecar.types import Decision
 
 CONTRACT = "routeiq.router_decision.v1"
 _PROPAGATOR = TraceContextTextMapPropagator()

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from routeiq_sidecar.bundle.build import embed_texts
-from routeiq_sidecar.engine.encoder import Encoder
-from routeiq_sidecar.engine.text import SelectedText, select_text
+from routeiq_sidecar.model.encoder import Encoder
+from routeiq_sidecar.text import SelectedText, select_text
 
 CHARS_PER_SEQ_TOKEN = 6  # as engine.Engine._max_chars: headroom over the tokenizer's truncation
 EMBED_BATCH = 64

@@ -13,7 +13,7 @@ import yaml
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.engine.catalogue import Catalogue
 from routeiq_sidecar.engine.engine import Engine
-from routeiq_sidecar.engine.types import CandidateSpec, RouteInput
+from routeiq_sidecar.types import CandidateSpec, RouteInput
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.minilm

@@ -19,10 +19,10 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.app import Sidecar
 from routeiq_sidecar.bundle.loader import load_bundle
 from routeiq_sidecar.cli import main
-from routeiq_sidecar.engine.text import select_text
 from routeiq_sidecar.strategies.features import structural_features
 from routeiq_sidecar.strategies.priors import price_prior
 from routeiq_sidecar.strategies.trained import TrainedStrategy
+from routeiq_sidecar.text import select_text
 from tests.conftest import DATA, make_settings, start_server_process, stop_server_process
 
 LLMROUTER = DATA / "llmrouter_9models.jsonl"

@@ -21,7 +21,7 @@ def stub_files(folder: Path) -> dict[str, bytes]:
 
 def test_stubs_match_proto(tmp_path: Path) -> None:
     pytest.importorskip("grpc_tools", reason="grpcio-tools is a dev dependency")
-    from routeiq_sidecar.protogen import generate
+    from scripts.protogen import generate
 
     generate(ROOT / "proto", tmp_path)
     fresh = stub_files(tmp_path / "routeiq" / "v1")

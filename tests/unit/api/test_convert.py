@@ -17,8 +17,8 @@ from routeiq_sidecar.api.convert import (
     to_json_dict,
 )
 from routeiq_sidecar.engine.engine import Classified
-from routeiq_sidecar.engine.types import CandidateSpec, Decision, Score, Signals, Timings
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
+from routeiq_sidecar.types import CandidateSpec, Decision, Score, Signals, Timings
 
 FULL = {
     "request_id": "req-1",

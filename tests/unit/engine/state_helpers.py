@@ -8,9 +8,9 @@ from typing import Any
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.engine.catalogue import Catalogue
 from routeiq_sidecar.engine.engine import Engine
-from routeiq_sidecar.engine.types import CandidateSpec, RouteInput
 from routeiq_sidecar.state.store import Store
 from routeiq_sidecar.telemetry.metrics import Metrics
+from routeiq_sidecar.types import CandidateSpec, RouteInput
 from tests.conftest import make_settings
 
 CHEAP = CandidateSpec("cheap", "openai/gpt-4o-mini", 0.15, 0.6)

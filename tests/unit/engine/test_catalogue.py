@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from routeiq_sidecar.engine.catalogue import Catalogue, candidate_from_mapping, load_catalogue
-from routeiq_sidecar.engine.types import CandidateSpec
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
+from routeiq_sidecar.types import CandidateSpec
 
 SPEC_CATALOGUE = """\
 model_groups:

@@ -15,14 +15,14 @@ from routeiq_sidecar.engine.decide import (
     rank,
     resolve_lambda,
 )
-from routeiq_sidecar.engine.types import (
+from routeiq_sidecar.errors import ErrorKind, RouteIQError
+from routeiq_sidecar.types import (
     PROFILES,
     UNKNOWN_PRICE_PER_MTOK,
     CandidateSpec,
     Score,
     Signals,
 )
-from routeiq_sidecar.errors import ErrorKind, RouteIQError
 
 CHEAP = CandidateSpec("cheap", "openai/gpt-4o-mini", 0.15, 0.6, max_input_tokens=128_000)
 MID = CandidateSpec("mid", "openai/gpt-4o", 2.5, 10.0, capabilities=("tools", "vision"))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routeiq_sidecar.engine.decide import PROFILE_LAMBDA, Constraints, rank
-from routeiq_sidecar.engine.types import CandidateSpec, Signals
+from routeiq_sidecar.types import CandidateSpec, Signals
 
 SIG = Signals("code", "medium", 0.9, 0.5, 100)
 K = Constraints((), None, 100, "auto")

@@ -10,9 +10,9 @@ import pytest
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.engine.learning import LearningConfig, blend, learns, reward, weight
-from routeiq_sidecar.engine.types import Decision
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
 from routeiq_sidecar.state.stats import ModelStat
+from routeiq_sidecar.types import Decision
 from tests.unit.engine.state_helpers import make_engine, req
 
 CFG = LearningConfig(weight=0.5, prior_strength=10.0, half_life_s=0.0)

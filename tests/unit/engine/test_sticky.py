@@ -6,9 +6,9 @@ from pathlib import Path
 
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.engine.sticky import keep, session_key
-from routeiq_sidecar.engine.types import Score
 from routeiq_sidecar.state.factory import limits_from
 from routeiq_sidecar.state.memory import MemoryStore
+from routeiq_sidecar.types import Score
 from tests.conftest import make_settings
 from tests.unit.engine.state_helpers import CANDS, make_engine, req
 from tests.unit.state.helpers import FakeClock

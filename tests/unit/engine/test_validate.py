@@ -9,7 +9,6 @@ import pytest
 
 from routeiq_sidecar.config import Settings, load_settings
 from routeiq_sidecar.engine.catalogue import Catalogue
-from routeiq_sidecar.engine.types import CandidateSpec, ChatMessage, RouteInput
 from routeiq_sidecar.engine.validate import (
     check_candidates,
     check_request,
@@ -18,6 +17,7 @@ from routeiq_sidecar.engine.validate import (
     resolve_profile,
 )
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
+from routeiq_sidecar.types import CandidateSpec, ChatMessage, RouteInput
 
 A = CandidateSpec("a", "openai/gpt-4o-mini", 0.15, 0.6)
 B = CandidateSpec("b", "anthropic/claude-opus-4", 15, 75, capabilities=("reasoning",))

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 
 from routeiq_sidecar.engine.decide import Constraints, rank, resolve_lambda
-from routeiq_sidecar.engine.text import SelectedText
-from routeiq_sidecar.engine.types import CandidateSpec, Signals
 from routeiq_sidecar.strategies.base import QualityEstimate, StrategyInput
 from routeiq_sidecar.strategies.baselines import (
     LENGTH_PIVOT_TOKENS,
@@ -19,6 +17,8 @@ from routeiq_sidecar.strategies.baselines import (
     StrongestStrategy,
 )
 from routeiq_sidecar.strategies.priors import capability_priors
+from routeiq_sidecar.text import SelectedText
+from routeiq_sidecar.types import CandidateSpec, Signals
 
 CHEAP = CandidateSpec("cheap", "openai/gpt-4o-mini", 0.15, 0.6)
 MID = CandidateSpec("mid", "openai/gpt-4o", 2.5, 10.0)

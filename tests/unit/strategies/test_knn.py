@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routeiq_sidecar.engine.text import select_text
-from routeiq_sidecar.engine.types import CandidateSpec, Signals
 from routeiq_sidecar.strategies.base import StrategyInput
 from routeiq_sidecar.strategies.knn import KnnHead
 from routeiq_sidecar.strategies.matching import ModelIndex
 from routeiq_sidecar.strategies.priors import capability_priors
 from routeiq_sidecar.strategies.trained import TrainedStrategy
+from routeiq_sidecar.text import select_text
+from routeiq_sidecar.types import CandidateSpec, Signals
 
 MODELS = ("big/strong-model", "small-model")
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routeiq_sidecar.engine.types import CandidateSpec
 from routeiq_sidecar.strategies.priors import (
     HIGH_PRICE,
     HIGH_Q,
@@ -19,6 +18,7 @@ from routeiq_sidecar.strategies.priors import (
     difficulty_quality,
     price_prior,
 )
+from routeiq_sidecar.types import CandidateSpec
 
 prices = st.floats(min_value=0.0, max_value=1e4, allow_nan=False)
 

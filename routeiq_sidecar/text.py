@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from routeiq_sidecar.engine.types import ChatMessage
+from routeiq_sidecar.types import ChatMessage
 
 SHORT_TURN_CHARS = 40
 CHARS_PER_TOKEN = 4.0

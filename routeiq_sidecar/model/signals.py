@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routeiq_sidecar.engine.types import TIERS, Signals
+from routeiq_sidecar.types import TIERS, Signals
 
 TIER_VALUE = {"simple": 0.0, "medium": 0.5, "complex": 1.0}
 

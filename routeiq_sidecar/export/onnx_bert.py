@@ -387,7 +387,7 @@ def build_encoder(weights: dict[str, np.ndarray], cfg: BertConfig) -> onnx.Model
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="routeiq_sidecar.bundle.onnx_bert",
+        producer_name="routeiq_sidecar.export.onnx_bert",
         doc_string=json.dumps({"bert_config": cfg.to_dict(), "pooling": "mean", "normalize": True}),
     )
     model.ir_version = 8  # opset 17 needs IR >= 8; keeps the file loadable by onnxruntime >= 1.14

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routeiq_sidecar.engine.signals import (
+from routeiq_sidecar.model.signals import (
     CentroidClassifier,
     _softmax,
     centroids_from,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routeiq_sidecar.engine.text import (
+from routeiq_sidecar.text import (
     SHORT_TURN_CHARS,
     clip,
     estimate_tokens,
     select_text,
 )
-from routeiq_sidecar.engine.types import ChatMessage
+from routeiq_sidecar.types import ChatMessage
 
 MAX = 1536
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routeiq_sidecar.engine.encoder import Encoder
+from routeiq_sidecar.model.encoder import Encoder
 
 
 @dataclass(frozen=True)

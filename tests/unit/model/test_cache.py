@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routeiq_sidecar.engine.cache import EmbeddingCache, text_key
+from routeiq_sidecar.model.cache import EmbeddingCache, text_key
 
 
 def vec(x: float) -> np.ndarray:

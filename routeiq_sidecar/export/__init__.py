@@ -1,0 +1,1 @@
+"""Build-time only: BERT weights -> ONNX graph, quantisation. Never imported by serving."""

@@ -1,0 +1,1 @@
+"""The encoder runtime: tokenizer, ONNX encoder, batcher, cache, signals (no policy)."""
