@@ -109,6 +109,7 @@ class Engine:
         *,
         metrics: Metrics | None = None,
         store: Store | None = None,
+        strategies: dict[str, Strategy] | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -117,11 +118,16 @@ class Engine:
         self.learning = learning.LearningConfig.from_settings(settings)
         self.experiments = Experiments(settings.experiments)
         self.cache = EmbeddingCache(settings.embed_cache_size)
-        self.loaded = self._make_loaded(bundle, catalogue)
+        self.loaded = self._make_loaded(bundle, catalogue, strategies)
         self.experiments.check(self.loaded.strategies)
 
     # --- lifecycle
-    def _make_loaded(self, bundle: LoadedBundle, catalogue: Catalogue) -> Loaded:
+    def _make_loaded(
+        self,
+        bundle: LoadedBundle,
+        catalogue: Catalogue,
+        strategies: dict[str, Strategy] | None = None,
+    ) -> Loaded:
         batcher = Batcher(
             bundle.encoder,
             max_batch=self.settings.max_batch_size,
@@ -129,7 +135,9 @@ class Engine:
             on_batch=self.metrics.batch_size.observe,
         )
         self.metrics.bundle.info({"name": bundle.name, "version": bundle.version})
-        return Loaded(bundle, build_strategies(bundle), catalogue, batcher)
+        if strategies is None:
+            strategies = build_strategies(bundle)
+        return Loaded(bundle, strategies, catalogue, batcher)
 
     async def swap(self, bundle: LoadedBundle, catalogue: Catalogue) -> None:
         """Serve ``bundle`` from now on; requests already running finish on the old one."""
@@ -251,13 +259,13 @@ class Engine:
             sel.estimated_prompt_tokens,
             profile,
         )
-        ranked = self._rank(loaded, strategy_name, sinp, state, inp, profile, constraints)
+        ranked, (shadow_strategy, shadow_id) = await asyncio.gather(
+            self._rank(loaded, strategy_name, sinp, state, inp, profile, constraints),
+            self._shadow(loaded, assigned, sinp, state, inp, profile, constraints, degraded),
+        )
         kept = sticky.keep(ranked.ranking, state.previous)
         ranking = kept.ranking
         selected = next(c for c in candidates if c.id == ranking[0].candidate_id)
-        shadow_strategy, shadow_id = self._shadow(
-            loaded, assigned, sinp, state, inp, profile, constraints, degraded
-        )
         notes = [n for n in (kept.note, "" if state.ok else STATE_DOWN_NOTE) if n]
         timings.classify_us = _us_since(t1)
         timings.total_us = _us_since(t0)
@@ -330,7 +338,7 @@ class Engine:
             stats=got_stats.value if got_stats.ok else {},
         )
 
-    def _rank(
+    async def _rank(
         self,
         loaded: Loaded,
         strategy_name: str,
@@ -340,7 +348,9 @@ class Engine:
         profile: str,
         constraints: Constraints,
     ) -> Ranked:
-        est = loaded.strategies[strategy_name].predict(sinp)
+        # A head's prediction (a kNN scan over thousands of rows, an onnxruntime call) runs in
+        # a worker thread: on the event loop every concurrent request would wait behind it.
+        est = await asyncio.to_thread(loaded.strategies[strategy_name].predict, sinp)
         quality, sources, learned = est.quality, est.sources, False
         if state.stats and learning.learns(strategy_name, self.learning):
             b = learning.blend(
@@ -364,7 +374,7 @@ class Engine:
         )
         return Ranked(ranking, lam, est.note, learned)
 
-    def _shadow(
+    async def _shadow(
         self,
         loaded: Loaded,
         assigned: Assignment | None,
@@ -382,7 +392,7 @@ class Engine:
         if name not in loaded.strategies:
             return "", ""
         try:
-            ranked = self._rank(loaded, name, sinp, state, inp, profile, constraints)
+            ranked = await self._rank(loaded, name, sinp, state, inp, profile, constraints)
         except Exception as exc:  # the shadow is advisory: the served answer stands
             log.warning("shadow strategy %s failed: %s", name, exc)
             return name, ""
