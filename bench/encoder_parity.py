@@ -40,17 +40,15 @@ sys.path.insert(0, str(ROOT))
 import onnxruntime as ort  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
+from routeiq_sidecar.bundle.minilm_weights import minilm_model_dir  # noqa: E402
 from routeiq_sidecar.errors import BundleError  # noqa: E402
 from routeiq_sidecar.export import minilm  # noqa: E402
-from routeiq_sidecar.export.onnx_bert import (  # noqa: E402
-    BertConfig,
-    load_safetensors_weights,
-    quantize_int8,
-    write_encoder,
-)
+from routeiq_sidecar.export.bert_graph import write_encoder  # noqa: E402
+from routeiq_sidecar.export.bert_weights import BertConfig, load_safetensors_weights  # noqa: E402
+from routeiq_sidecar.export.quantize import quantize_int8  # noqa: E402
 from tests.unit.export.numpy_bert import PARITY_SENTENCES, encode_many  # noqa: E402
 
-# see tests/unit/export/test_onnx_bert.py::PUBLISHED for where these come from
+# see tests/unit/export/test_bert_export.py::PUBLISHED for where these come from
 PUBLISHED = {
     "This is an example sentence": [0.06765693, 0.06349593, 0.04871314, 0.07930495, 0.03744806],
     "Each sentence is converted.": [0.07853645, 0.08856265, -0.00209270, -0.00717247, -0.01252624],
@@ -101,7 +99,7 @@ class _Runner:
 
 
 def run(out: Path, batch: int) -> dict[str, Any]:
-    model_dir = minilm.minilm_model_dir()
+    model_dir = minilm_model_dir()
     cfg = BertConfig.from_hf_json(model_dir / "config.json")
 
     t0 = time.perf_counter()

@@ -29,8 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from routeiq_sidecar.bundle.build import encoder_for  # noqa: E402
 from routeiq_sidecar.bundle.default import ensure_default_bundle  # noqa: E402
+from routeiq_sidecar.bundle.loader import encoder_for  # noqa: E402
 from routeiq_sidecar.bundle.manifest import read_manifest  # noqa: E402
 from routeiq_sidecar.config import load_settings  # noqa: E402
 from routeiq_sidecar.loadtest.loadgen import run_grpc, run_rest, with_candidates  # noqa: E402

@@ -17,8 +17,8 @@ import pytest
 from routeiq_sidecar.app import Sidecar
 from routeiq_sidecar.bundle.build import build_bundle
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
+from routeiq_sidecar.bundle.minilm_weights import minilm_available
 from routeiq_sidecar.config import Settings, load_settings
-from routeiq_sidecar.export.minilm import minilm_available
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

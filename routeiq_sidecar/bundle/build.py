@@ -1,4 +1,7 @@
-"""Build a bundle folder: encoder (fp32 + int8), tokenizer, centroid head, manifest."""
+"""Build a bundle folder: encoder (fp32 + int8), tokenizer, centroid head, manifest.
+
+The exporters (export/, which import onnx) are imported only when a bundle is built, so a
+serving process that loads a ready bundle never loads them."""
 
 from __future__ import annotations
 
@@ -14,25 +17,26 @@ import numpy as np
 
 from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
+from routeiq_sidecar.bundle.loader import encoder_for
 from routeiq_sidecar.bundle.prototypes import Prototypes, load_prototypes
-from routeiq_sidecar.export.minilm import export_minilm, export_tiny_random
 from routeiq_sidecar.model.encoder import Encoder
 from routeiq_sidecar.model.signals import CentroidClassifier, centroids_from, order_tiers
-from routeiq_sidecar.model.tokenizer import BatchTokenizer
 from routeiq_sidecar.progress import progress
 
 CENTROIDS_FILE = "centroids.npz"
 CENTROID_TEMPERATURE = 0.05
-ENCODERS: dict[str, Callable[[Path], dict[str, Any]]] = {
-    "minilm": export_minilm,
-    "tiny-random": export_tiny_random,
-}
+ENCODERS = ("minilm", "tiny-random")
 
 
-def encoder_for(folder: Path, enc: dict[str, Any], precision: str, threads: int) -> Encoder:
-    tok = BatchTokenizer(folder / enc["tokenizer"], int(enc["max_seq_length"]))
-    name = enc["encoder_int8"] if precision == "int8" else enc["encoder"]
-    return Encoder(folder / name, tok, threads)
+def exporter(encoder: str) -> Callable[[Path], dict[str, Any]]:
+    """The function writing ``encoder``'s ONNX files and tokenizer into a folder."""
+    from routeiq_sidecar.export import minilm  # build-time only: imports onnx
+
+    exporters: dict[str, Callable[[Path], dict[str, Any]]] = {
+        "minilm": minilm.export_minilm,
+        "tiny-random": minilm.export_tiny_random,
+    }
+    return exporters[encoder]
 
 
 def embed_texts(encoder: Encoder, texts: list[str], batch: int = 32, desc: str = "") -> np.ndarray:
@@ -71,7 +75,7 @@ def build_bundle(
     try:
         logging.disable(logging.INFO)  # onnxruntime's quantizer logs every tensor at INFO
         try:
-            enc = ENCODERS[encoder](tmp)
+            enc = exporter(encoder)(tmp)
         finally:
             logging.disable(logging.NOTSET)
         protos = load_prototypes()

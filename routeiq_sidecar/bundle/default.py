@@ -16,9 +16,9 @@ from pathlib import Path
 from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.bundle.build import build_bundle
+from routeiq_sidecar.bundle.minilm_weights import DISTRIBUTION, minilm_model_dir
 from routeiq_sidecar.bundle.prototypes import load_prototypes
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.export.minilm import DISTRIBUTION, minilm_model_dir
 
 log = logging.getLogger("routeiq.bundle")
 

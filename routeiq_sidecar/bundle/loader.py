@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from routeiq_sidecar.bundle import manifest as mf
-from routeiq_sidecar.bundle.build import encoder_for
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.model.encoder import Encoder
 from routeiq_sidecar.model.signals import CentroidClassifier
+from routeiq_sidecar.model.tokenizer import BatchTokenizer
 
 
 @dataclass
@@ -37,6 +37,13 @@ class LoadedBundle:
         heads = self.manifest.get("heads", {})
         h = heads.get(name) if isinstance(heads, dict) else None
         return h if isinstance(h, dict) else None
+
+
+def encoder_for(folder: Path, enc: dict[str, Any], precision: str, threads: int) -> Encoder:
+    """The encoder session the manifest's ``encoder`` entry describes, at ``precision``."""
+    tok = BatchTokenizer(folder / enc["tokenizer"], int(enc["max_seq_length"]))
+    name = enc["encoder_int8"] if precision == "int8" else enc["encoder"]
+    return Encoder(folder / name, tok, threads)
 
 
 def load_bundle(path: Path, *, precision: str = "fp32", threads: int = 0) -> LoadedBundle:

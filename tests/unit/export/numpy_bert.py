@@ -121,7 +121,7 @@ def encode_batch(
     return encode_many(seqs, w, cfg).astype(np.float32)
 
 
-# Parity corpus shared by tests/unit/export/test_onnx_bert.py and bench/encoder_parity.py:
+# Parity corpus shared by tests/unit/export/test_bert_export.py and bench/encoder_parity.py:
 # short, long (one past the 256-token limit), code, math, non-English, emoji, odd whitespace.
 PARITY_SENTENCES: tuple[str, ...] = (
     "hello world",

