@@ -22,6 +22,7 @@ import numpy as np
 
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.strategies.features import feature_matrix
+from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.training.data import Dataset, load_jsonl, score_matrix, split_dataset
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
 from routeiq_sidecar.training.fit import Rows, fit_knn, fit_net, net_inputs
@@ -95,8 +96,9 @@ def routerbench(args: argparse.Namespace) -> None:
     print(f"  router by task training win rate: APGR "
           f"{pair_apgr(by_group(rate, cats), sc[:, s], sc[:, w])}")
     tasks = sorted(set(cats))
+    trained = build_strategies(bundle).trained()
     for name in ("knn", "mlp", "mf", "ensemble"):
-        pred = bundle.extras[f"strategy:{name}"].head.predict(rows.embeddings, rows.features)
+        pred = trained[name].head.predict(rows.embeddings, rows.features)
         r = pred[:, s] - pred[:, w]
         per = []
         for t in tasks:

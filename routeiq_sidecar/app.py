@@ -27,6 +27,7 @@ from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine.catalogue import load_catalogue
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.errors import RouteIQError
+from routeiq_sidecar.strategies.registry import Strategies, build_strategies
 from routeiq_sidecar.telemetry.tracing import Tracing
 
 log = logging.getLogger("routeiq.app")
@@ -36,12 +37,14 @@ def bundle_path(settings: Settings) -> Path:
     return settings.bundle if settings.bundle is not None else ensure_default_bundle(settings.home)
 
 
-def load_from_settings(settings: Settings) -> LoadedBundle:
-    return load_bundle(
+def load_from_settings(settings: Settings) -> tuple[LoadedBundle, Strategies]:
+    """The configured bundle and its strategies, built once here and handed to the engine."""
+    bundle = load_bundle(
         bundle_path(settings),
         precision=settings.encoder_precision,
         threads=settings.intra_op_threads,
     )
+    return bundle, build_strategies(bundle)
 
 
 def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -102,12 +105,16 @@ class Sidecar:
     async def start(self, *, reuse_port: bool = False) -> None:
         s = self.settings
         if self._bundle is None:
-            self._bundle = await asyncio.to_thread(load_from_settings, s)
-        bundle = self._bundle
+            bundle, strategies = await asyncio.to_thread(load_from_settings, s)
+        else:
+            bundle = self._bundle
+            strategies = await asyncio.to_thread(build_strategies, bundle)
         self._manifest_stamp = _stamp(bundle.path)
         catalogue = load_catalogue(s.catalogue)
         self.runtime = Runtime(
-            Engine(s, bundle, catalogue), tracing=Tracing(s.otlp_endpoint), reloader=self.reload
+            Engine(s, bundle, catalogue, strategies=strategies),
+            tracing=Tracing(s.otlp_endpoint),
+            reloader=self.reload,
         )
         self.engine.loaded.batcher.start()
         await self.engine.warm_up()
@@ -155,13 +162,13 @@ class Sidecar:
         Reloads are serialised; the swap is one assignment, so each request sees one bundle."""
         async with self._reload_lock:
             try:
-                bundle = await asyncio.to_thread(load_from_settings, self.settings)
+                bundle, strategies = await asyncio.to_thread(load_from_settings, self.settings)
                 catalogue = load_catalogue(self.settings.catalogue)
             except RouteIQError as err:
                 self.engine.metrics.reloads.labels("refused").inc()
                 log.error("reload refused, still serving the old bundle: %s", err)
                 return False, str(err)
-            await self.engine.swap(bundle, catalogue)
+            await self.engine.swap(bundle, catalogue, strategies)
             self._manifest_stamp = _stamp(bundle.path)
             self.engine.metrics.reloads.labels("ok").inc()
             log.info("reloaded bundle %s version %s", bundle.name, bundle.version)

@@ -159,7 +159,8 @@ def cmd_route(args: argparse.Namespace) -> int:
     cands = tuple(candidate_from_mapping(c, f"candidates[{i}]") for i, c in enumerate(raw))
 
     async def run() -> dict[str, Any]:
-        engine = Engine(s, load_from_settings(s), load_catalogue(s.catalogue))
+        bundle, strategies = load_from_settings(s)
+        engine = Engine(s, bundle, load_catalogue(s.catalogue), strategies=strategies)
         try:
             d = await engine.route(
                 RouteInput(

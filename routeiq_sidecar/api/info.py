@@ -46,5 +46,5 @@ def info_out(engine: Engine) -> pb.GetInfoResponse:
             )
             for e in engine.experiment_report()
         ],
-        known_models=sorted(b.extras.get("known_models", [])),
+        known_models=list(loaded.known_models),
     )

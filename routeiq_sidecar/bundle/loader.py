@@ -1,8 +1,11 @@
-"""Load a verified bundle into memory: encoder session, tokenizer, heads, strategies."""
+"""Load a verified bundle into memory: encoder session, tokenizer, centroid head.
+
+The strategies' heads are read by strategies/registry.py (``build_strategies``), which the
+process wiring calls right after loading, so a broken head refuses the bundle."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,6 @@ class LoadedBundle:
     manifest: dict[str, Any]
     encoder: Encoder
     classifier: CentroidClassifier
-    extras: dict[str, Any] = field(default_factory=dict)  # heads loaded by strategies
 
     @property
     def name(self) -> str:
@@ -28,6 +30,10 @@ class LoadedBundle:
     @property
     def version(self) -> str:
         return str(self.manifest["version"])
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.encoder.dim
 
     @property
     def default_strategy(self) -> str:
@@ -63,21 +69,5 @@ def load_bundle(path: Path, *, precision: str = "fp32", threads: int = 0) -> Loa
         raise BundleError(f"bundle {path}: cannot load ({type(exc).__name__}: {exc})") from None
     if classifier.category_centroids.shape[1] != encoder.dim:
         raise BundleError(f"bundle {path}: centroid width does not match the encoder's")
-    loaded = LoadedBundle(path, manifest, encoder, classifier)
-    _load_heads(loaded)
-    return loaded
+    return LoadedBundle(path, manifest, encoder, classifier)
 
-
-def _load_heads(loaded: LoadedBundle) -> None:
-    """Build the strategies once now, so a broken trained head refuses the bundle at load
-    (a reload then keeps the old bundle); trained strategies cache themselves in ``extras``."""
-    from routeiq_sidecar.strategies.registry import build_strategies
-
-    try:
-        build_strategies(loaded)
-    except BundleError:
-        raise
-    except Exception as exc:
-        raise BundleError(
-            f"bundle {loaded.path}: cannot load a head ({type(exc).__name__}: {exc})"
-        ) from None

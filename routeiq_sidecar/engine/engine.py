@@ -43,7 +43,7 @@ from routeiq_sidecar.state.stats import ModelStat
 from routeiq_sidecar.state.store import Lookup, Store
 from routeiq_sidecar.strategies.base import Strategy, StrategyInput
 from routeiq_sidecar.strategies.priors import capability_priors
-from routeiq_sidecar.strategies.registry import build_strategies
+from routeiq_sidecar.strategies.registry import Strategies, build_strategies
 from routeiq_sidecar.telemetry.metrics import Metrics
 from routeiq_sidecar.text import SelectedText, select_text
 from routeiq_sidecar.types import (
@@ -67,6 +67,7 @@ log = logging.getLogger("routeiq.engine")
 class Loaded:
     bundle: LoadedBundle
     strategies: dict[str, Strategy]
+    known_models: tuple[str, ...]  # the models the bundle's trained heads know
     catalogue: Catalogue
     batcher: Batcher
 
@@ -109,8 +110,9 @@ class Engine:
         *,
         metrics: Metrics | None = None,
         store: Store | None = None,
-        strategies: dict[str, Strategy] | None = None,
+        strategies: Strategies | None = None,
     ) -> None:
+        """``strategies``: built with the bundle (strategies/registry.py); from it if None."""
         self.settings = settings
         self.metrics = metrics or Metrics()
         self._price_warned_at = -PRICE_WARN_INTERVAL_S
@@ -126,7 +128,7 @@ class Engine:
         self,
         bundle: LoadedBundle,
         catalogue: Catalogue,
-        strategies: dict[str, Strategy] | None = None,
+        strategies: Strategies | None = None,
     ) -> Loaded:
         batcher = Batcher(
             bundle.encoder,
@@ -137,11 +139,13 @@ class Engine:
         self.metrics.bundle.info({"name": bundle.name, "version": bundle.version})
         if strategies is None:
             strategies = build_strategies(bundle)
-        return Loaded(bundle, strategies, catalogue, batcher)
+        return Loaded(bundle, strategies.by_name, strategies.known_models, catalogue, batcher)
 
-    async def swap(self, bundle: LoadedBundle, catalogue: Catalogue) -> None:
+    async def swap(
+        self, bundle: LoadedBundle, catalogue: Catalogue, strategies: Strategies | None = None
+    ) -> None:
         """Serve ``bundle`` from now on; requests already running finish on the old one."""
-        old, self.loaded = self.loaded, self._make_loaded(bundle, catalogue)
+        old, self.loaded = self.loaded, self._make_loaded(bundle, catalogue, strategies)
         self.cache = EmbeddingCache(self.settings.embed_cache_size)
         await asyncio.sleep(0)
         await old.batcher.stop()

@@ -6,8 +6,10 @@ choice (see engine/decide.py), as a RouteLLM router turns a score into a choice 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,6 +34,22 @@ class QualityEstimate:
     sources: tuple[str, ...]  # where each number came from: head, prior, price, ...
     cost_aware: bool = True  # False: the rule ignores cost (lambda 0), e.g. `strongest`
     note: str = ""  # half a sentence for the decision's reason
+
+
+class BundleHeads(Protocol):
+    """What strategies read from a loaded bundle (bundle/loader.py's ``LoadedBundle``): its
+    folder, manifest, a head's manifest entry and the encoder's width."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def manifest(self) -> Mapping[str, Any]: ...
+
+    @property
+    def embedding_dim(self) -> int: ...
+
+    def head(self, name: str) -> dict[str, Any] | None: ...
 
 
 class Strategy(Protocol):

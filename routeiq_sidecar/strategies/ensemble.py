@@ -9,25 +9,14 @@ and weights, there is no file of its own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import numpy as np
 
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.strategies.knn import knn_factory
-from routeiq_sidecar.strategies.mf import mf_factory
-from routeiq_sidecar.strategies.mlp import mlp_factory
-from routeiq_sidecar.strategies.trained import (
-    QualityHead,
-    TrainedStrategy,
-    cached_strategy,
-    model_index,
-)
-
-if TYPE_CHECKING:
-    from routeiq_sidecar.bundle.loader import LoadedBundle
-
-MEMBERS = {"knn": knn_factory, "mlp": mlp_factory, "mf": mf_factory}
+from routeiq_sidecar.strategies.base import BundleHeads
+from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.trained import QualityHead, TrainedStrategy
 
 
 class EnsembleHead:
@@ -44,7 +33,10 @@ class EnsembleHead:
         return out
 
 
-def _load(bundle: LoadedBundle) -> TrainedStrategy | None:
+def load_ensemble(
+    bundle: BundleHeads, index: ModelIndex, members: Mapping[str, TrainedStrategy]
+) -> TrainedStrategy | None:
+    """The ensemble over ``members``, the bundle's other trained strategies (built first)."""
     spec = bundle.head("ensemble")
     if spec is None:
         return None
@@ -54,14 +46,10 @@ def _load(bundle: LoadedBundle) -> TrainedStrategy | None:
         raise BundleError(f"bundle {bundle.path}: ensemble needs >= 2 members with weights >= 0")
     heads: list[QualityHead] = []
     for n in names:
-        member = MEMBERS[n](bundle) if n in MEMBERS else None
+        member = members.get(n)
         if member is None:
             raise BundleError(f"bundle {bundle.path}: ensemble member {n!r} is not in the bundle")
         heads.append(member.head)
     if any(h.models != heads[0].models for h in heads):
         raise BundleError(f"bundle {bundle.path}: ensemble members cover different models")
-    return TrainedStrategy("ensemble", EnsembleHead(heads, weights), model_index(bundle))
-
-
-def ensemble_factory(bundle: LoadedBundle) -> TrainedStrategy | None:
-    return cached_strategy(bundle, "ensemble", lambda: _load(bundle))
+    return TrainedStrategy("ensemble", EnsembleHead(heads, weights), index)

@@ -14,20 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.strategies.trained import (
-    TrainedStrategy,
-    cached_strategy,
-    head_models,
-    model_index,
-)
-
-if TYPE_CHECKING:
-    from routeiq_sidecar.bundle.loader import LoadedBundle
+from routeiq_sidecar.strategies.base import BundleHeads
+from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.trained import TrainedStrategy, head_models
 
 CHUNK = 512  # query rows per similarity block in batch prediction (bounds memory)
 ROW_BLOCK = 1024  # stored rows per matrix product: OpenBLAS goes multi-threaded above ~2k
@@ -94,7 +87,7 @@ class KnnHead:
                        z["means"].astype(np.float64), k, temperature, shrink)
 
 
-def _load(bundle: LoadedBundle) -> TrainedStrategy | None:
+def load_knn(bundle: BundleHeads, index: ModelIndex) -> TrainedStrategy | None:
     spec = bundle.head("knn")
     if spec is None:
         return None
@@ -103,10 +96,6 @@ def _load(bundle: LoadedBundle) -> TrainedStrategy | None:
                         shrink=float(spec.get("shrink", 1.0)))
     if head.models != head_models(bundle, spec):
         raise BundleError(f"bundle {bundle.path}: {spec['file']} models differ from the manifest")
-    if head.embeddings.shape[1] != bundle.encoder.dim:
+    if head.embeddings.shape[1] != bundle.embedding_dim:
         raise BundleError(f"bundle {bundle.path}: knn width does not match the encoder's")
-    return TrainedStrategy("knn", head, model_index(bundle))
-
-
-def knn_factory(bundle: LoadedBundle) -> TrainedStrategy | None:
-    return cached_strategy(bundle, "knn", lambda: _load(bundle))
+    return TrainedStrategy("knn", head, index)

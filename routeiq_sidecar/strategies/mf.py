@@ -4,14 +4,11 @@ features) is projected into the space of learned per-model vectors; quality of m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from routeiq_sidecar.strategies.base import BundleHeads
+from routeiq_sidecar.strategies.matching import ModelIndex
 from routeiq_sidecar.strategies.onnx_head import onnx_head_strategy
-from routeiq_sidecar.strategies.trained import TrainedStrategy, cached_strategy
-
-if TYPE_CHECKING:
-    from routeiq_sidecar.bundle.loader import LoadedBundle
+from routeiq_sidecar.strategies.trained import TrainedStrategy
 
 
-def mf_factory(bundle: LoadedBundle) -> TrainedStrategy | None:
-    return cached_strategy(bundle, "mf", lambda: onnx_head_strategy(bundle, "mf"))
+def load_mf(bundle: BundleHeads, index: ModelIndex) -> TrainedStrategy | None:
+    return onnx_head_strategy(bundle, index, "mf")

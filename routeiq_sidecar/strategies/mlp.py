@@ -3,14 +3,11 @@ embedding and structural features; trained in numpy (training/nn.py), served as 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from routeiq_sidecar.strategies.base import BundleHeads
+from routeiq_sidecar.strategies.matching import ModelIndex
 from routeiq_sidecar.strategies.onnx_head import onnx_head_strategy
-from routeiq_sidecar.strategies.trained import TrainedStrategy, cached_strategy
-
-if TYPE_CHECKING:
-    from routeiq_sidecar.bundle.loader import LoadedBundle
+from routeiq_sidecar.strategies.trained import TrainedStrategy
 
 
-def mlp_factory(bundle: LoadedBundle) -> TrainedStrategy | None:
-    return cached_strategy(bundle, "mlp", lambda: onnx_head_strategy(bundle, "mlp"))
+def load_mlp(bundle: BundleHeads, index: ModelIndex) -> TrainedStrategy | None:
+    return onnx_head_strategy(bundle, index, "mlp")

@@ -8,17 +8,16 @@ head, one intra-op thread: the head is a few matrix products, far below the enco
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
 from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.strategies.base import BundleHeads
 from routeiq_sidecar.strategies.features import feature_columns
-from routeiq_sidecar.strategies.trained import TrainedStrategy, head_models, model_index
-
-if TYPE_CHECKING:
-    from routeiq_sidecar.bundle.loader import LoadedBundle
+from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.trained import TrainedStrategy, head_models
 
 
 class OnnxHead:
@@ -47,15 +46,17 @@ class OnnxHead:
         return np.asarray(out, dtype=np.float64)
 
 
-def onnx_head_strategy(bundle: LoadedBundle, name: str) -> TrainedStrategy | None:
+def onnx_head_strategy(
+    bundle: BundleHeads, index: ModelIndex, name: str
+) -> TrainedStrategy | None:
     spec: dict[str, Any] | None = bundle.head(name)
     if spec is None:
         return None
     head = OnnxHead(bundle.path / spec["file"], head_models(bundle, spec),
                     tuple(str(f) for f in spec.get("features", [])))
-    if head.input_dim != bundle.encoder.dim + len(head.features):
+    if head.input_dim != bundle.embedding_dim + len(head.features):
         raise BundleError(
             f"bundle {bundle.path}: head {spec['file']} takes {head.input_dim} inputs, expected "
-            f"{bundle.encoder.dim} (encoder) + {len(head.features)} (features)"
+            f"{bundle.embedding_dim} (encoder) + {len(head.features)} (features)"
         )
-    return TrainedStrategy(name, head, model_index(bundle))
+    return TrainedStrategy(name, head, index)

@@ -1,12 +1,16 @@
-"""Strategies registered by name. A factory gets the loaded bundle and returns the strategy, or
-None when the bundle lacks what it needs (e.g. a trained head): such names are not offered."""
+"""The strategies a bundle offers, built once when it is loaded (then handed to the engine).
+
+Baselines need nothing from the bundle; a trained strategy is offered when the bundle has its
+head, and a head that does not load refuses the whole bundle (a reload keeps the old one).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from routeiq_sidecar.strategies.base import Strategy
+from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.strategies.base import BundleHeads, Strategy
 from routeiq_sidecar.strategies.baselines import (
     CheapestStrategy,
     LengthStrategy,
@@ -14,37 +18,59 @@ from routeiq_sidecar.strategies.baselines import (
     StrongestStrategy,
 )
 from routeiq_sidecar.strategies.centroid import CentroidStrategy
-from routeiq_sidecar.strategies.ensemble import ensemble_factory
-from routeiq_sidecar.strategies.knn import knn_factory
-from routeiq_sidecar.strategies.mf import mf_factory
-from routeiq_sidecar.strategies.mlp import mlp_factory
+from routeiq_sidecar.strategies.ensemble import load_ensemble
+from routeiq_sidecar.strategies.knn import load_knn
+from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.mf import load_mf
+from routeiq_sidecar.strategies.mlp import load_mlp
+from routeiq_sidecar.strategies.trained import TrainedStrategy, model_index
 
-if TYPE_CHECKING:
-    from routeiq_sidecar.bundle.loader import LoadedBundle
-
-Factory = Callable[["LoadedBundle"], Strategy | None]
-
-FACTORIES: dict[str, Factory] = {
-    "centroid": lambda b: CentroidStrategy(),
-    "random": lambda b: RandomStrategy(),
-    "cheapest": lambda b: CheapestStrategy(),
-    "strongest": lambda b: StrongestStrategy(),
-    "length": lambda b: LengthStrategy(),
-    "knn": knn_factory,
-    "mlp": mlp_factory,
-    "mf": mf_factory,
-    "ensemble": ensemble_factory,
+BASELINES: dict[str, Callable[[], Strategy]] = {
+    "centroid": CentroidStrategy,
+    "random": RandomStrategy,
+    "cheapest": CheapestStrategy,
+    "strongest": StrongestStrategy,
+    "length": LengthStrategy,
+}
+HEADS: dict[str, Callable[[BundleHeads, ModelIndex], TrainedStrategy | None]] = {
+    "knn": load_knn,
+    "mlp": load_mlp,
+    "mf": load_mf,
 }
 
 
-def register(name: str, factory: Factory) -> None:
-    FACTORIES[name] = factory
+@dataclass(frozen=True)
+class Strategies:
+    by_name: dict[str, Strategy]
+    known_models: tuple[str, ...] = ()  # the models the trained heads were trained on
+
+    def trained(self) -> dict[str, TrainedStrategy]:
+        return {n: s for n, s in self.by_name.items() if isinstance(s, TrainedStrategy)}
 
 
-def build_strategies(bundle: LoadedBundle) -> dict[str, Strategy]:
-    out: dict[str, Strategy] = {}
-    for name, factory in FACTORIES.items():
-        s = factory(bundle)
+def build_strategies(bundle: BundleHeads) -> Strategies:
+    """Every strategy ``bundle`` supports; a head that cannot load is a BundleError naming it."""
+    try:
+        index = model_index(bundle)
+        trained = _trained(bundle, index)
+    except BundleError:
+        raise
+    except Exception as exc:
+        raise BundleError(
+            f"bundle {bundle.path}: cannot load a head ({type(exc).__name__}: {exc})"
+        ) from None
+    by_name: dict[str, Strategy] = {name: make() for name, make in BASELINES.items()}
+    by_name.update(trained)
+    return Strategies(by_name, tuple(sorted(index.models)) if trained else ())
+
+
+def _trained(bundle: BundleHeads, index: ModelIndex) -> dict[str, TrainedStrategy]:
+    out: dict[str, TrainedStrategy] = {}
+    for name, load in HEADS.items():
+        s = load(bundle, index)
         if s is not None:
             out[name] = s
+    ensemble = load_ensemble(bundle, index, out)
+    if ensemble is not None:
+        out["ensemble"] = ensemble
     return out

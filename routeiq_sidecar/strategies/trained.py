@@ -8,18 +8,14 @@ training scores; the same ``predict`` serves one request here and thousands of r
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.strategies.base import QualityEstimate, StrategyInput
+from routeiq_sidecar.strategies.base import BundleHeads, QualityEstimate, StrategyInput
 from routeiq_sidecar.strategies.features import structural_features
 from routeiq_sidecar.strategies.matching import ModelIndex
-
-if TYPE_CHECKING:
-    from routeiq_sidecar.bundle.loader import LoadedBundle
 
 
 class QualityHead(Protocol):
@@ -28,32 +24,14 @@ class QualityHead(Protocol):
     def predict(self, embeddings: np.ndarray, features: np.ndarray) -> np.ndarray: ...
 
 
-def model_index(bundle: LoadedBundle) -> ModelIndex:
-    """The bundle's trained models and aliases (cached in ``extras``, shown by GetInfo)."""
-    cached = bundle.extras.get("model_index")
-    if isinstance(cached, ModelIndex):
-        return cached
+def model_index(bundle: BundleHeads) -> ModelIndex:
+    """The bundle's trained models and aliases, shared by its trained strategies."""
     models = [str(m) for m in bundle.manifest.get("models", [])]
     aliases = bundle.manifest.get("aliases") or {}
-    index = ModelIndex(models, {str(k): str(v) for k, v in dict(aliases).items()})
-    bundle.extras["model_index"] = index
-    bundle.extras["known_models"] = sorted(models)
-    return index
+    return ModelIndex(models, {str(k): str(v) for k, v in dict(aliases).items()})
 
 
-def cached_strategy(
-    bundle: LoadedBundle, name: str, make: Callable[[], TrainedStrategy | None]
-) -> TrainedStrategy | None:
-    """Build a trained strategy once per loaded bundle (the loader builds them first, so a
-    broken head refuses the bundle at load; the engine then reuses them)."""
-    key = f"strategy:{name}"
-    if key not in bundle.extras:
-        bundle.extras[key] = make()
-    out = bundle.extras[key]
-    return out if isinstance(out, TrainedStrategy) else None
-
-
-def head_models(bundle: LoadedBundle, head: dict[str, Any]) -> tuple[str, ...]:
+def head_models(bundle: BundleHeads, head: dict[str, Any]) -> tuple[str, ...]:
     models = tuple(str(m) for m in head.get("models", bundle.manifest.get("models", [])))
     if not models:
         raise BundleError(f"bundle {bundle.path}: head {head.get('file')} lists no models")

@@ -28,6 +28,7 @@ import numpy as np
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.errors import invalid
 from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
+from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.strategies.trained import TrainedStrategy
 from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
 from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_report
@@ -88,8 +89,8 @@ def _select_rows(ds: Dataset, opts: EvalOptions, manifest: dict[str, Any]) -> tu
 
 
 def _strategies(bundle: LoadedBundle, names: tuple[str, ...]) -> dict[str, TrainedStrategy]:
-    available = {n: s for n in SERVED_STRATEGIES
-                 if isinstance(s := bundle.extras.get(f"strategy:{n}"), TrainedStrategy)}
+    trained = build_strategies(bundle).trained()
+    available = {n: trained[n] for n in SERVED_STRATEGIES if n in trained}
     if not available:
         raise invalid("bundle", f"bundle {bundle.path} has no trained head (knn, mlp, mf)")
     missing = [n for n in names if n not in available]

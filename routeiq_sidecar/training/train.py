@@ -31,6 +31,7 @@ from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.errors import invalid
 from routeiq_sidecar.strategies.features import feature_matrix, varying_features
 from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.training.data import (
     Dataset,
     cost_matrix,
@@ -206,7 +207,7 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
         }
         manifest = mf.write_manifest(tmp, meta)
         mf.verify(tmp)
-        load_bundle(tmp)  # the heads load and match the encoder
+        build_strategies(load_bundle(tmp))  # the heads load and match the encoder
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -21,6 +21,7 @@ from routeiq_sidecar.bundle.loader import load_bundle
 from routeiq_sidecar.cli import main
 from routeiq_sidecar.strategies.features import structural_features
 from routeiq_sidecar.strategies.priors import price_prior
+from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.strategies.trained import TrainedStrategy
 from routeiq_sidecar.text import select_text
 from tests.conftest import DATA, make_settings, start_server_process, stop_server_process
@@ -148,7 +149,7 @@ async def test_served_quality_is_the_heads_prediction(
                 "prompt": PROMPT, "candidates": [KNOWN], "strategy": "mlp"})).json()
     finally:
         await sc.stop()
-    strat = bundle.extras["strategy:mlp"]
+    strat = build_strategies(bundle).by_name["mlp"]
     assert isinstance(strat, TrainedStrategy)
     sel = select_text((), PROMPT, 256 * 6)
     emb = bundle.encoder.encode([sel.text]).vectors

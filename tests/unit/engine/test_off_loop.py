@@ -17,7 +17,7 @@ from routeiq_sidecar.engine.catalogue import Catalogue
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.strategies.base import QualityEstimate, StrategyInput
 from routeiq_sidecar.strategies.centroid import CentroidStrategy
-from routeiq_sidecar.strategies.registry import build_strategies
+from routeiq_sidecar.strategies.registry import Strategies, build_strategies
 from tests.conftest import make_settings
 from tests.unit.engine.state_helpers import req
 
@@ -39,7 +39,8 @@ class SlowStrategy:
 
 
 def engine_with(tmp_path: Path, bundle: LoadedBundle, slow: SlowStrategy, **kw: object) -> Engine:
-    strategies = {**build_strategies(bundle), slow.name: slow}
+    built = build_strategies(bundle)
+    strategies = Strategies({**built.by_name, slow.name: slow}, built.known_models)
     return Engine(
         make_settings(tmp_path, **kw), bundle, Catalogue.empty(), strategies=strategies
     )

@@ -14,6 +14,7 @@ from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.errors import RouteIQError
 from routeiq_sidecar.strategies.knn import KnnHead
+from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.training.embed import embed_cached
 from routeiq_sidecar.training.pairs import ROUTELLM_PAIR, default_pair, mean_pair_apgr
 from routeiq_sidecar.training.train import TrainOptions, train_bundle
@@ -91,10 +92,12 @@ def test_test_rows_stay_out_of_the_heads(trained: tuple[Path, dict[str, Any]]) -
 
 def test_trained_bundle_loads_with_its_strategies(trained: tuple[Path, dict[str, Any]]) -> None:
     b = load_bundle(trained[0])
-    assert b.extras["known_models"] == ["acme/strong", "weak"]
-    assert {"strategy:knn", "strategy:mlp", "strategy:mf", "strategy:ensemble"} <= set(b.extras)
-    ens = b.extras["strategy:ensemble"]
-    members = [b.extras[f"strategy:{n}"].head for n in b.manifest["heads"]["ensemble"]["members"]]
+    strategies = build_strategies(b)
+    assert strategies.known_models == ("acme/strong", "weak")
+    trained_heads = strategies.trained()
+    assert {"knn", "mlp", "mf", "ensemble"} <= set(trained_heads)
+    ens = trained_heads["ensemble"]
+    members = [trained_heads[n].head for n in b.manifest["heads"]["ensemble"]["members"]]
     emb = np.eye(1, b.encoder.dim, dtype=np.float32)
     feats = np.zeros((1, 5), np.float32)
     want = np.mean([h.predict(emb, feats) for h in members], axis=0)
