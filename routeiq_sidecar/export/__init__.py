@@ -1,1 +1,3 @@
-"""Build-time only: BERT weights -> ONNX graph, quantisation. Never imported by serving."""
+"""Build-time only: BERT weights -> ONNX graph, quantisation, static distillation.
+
+Never imported by serving."""

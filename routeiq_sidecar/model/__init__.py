@@ -1,1 +1,3 @@
-"""The encoder runtime: tokenizer, ONNX encoder, batcher, cache, signals (no policy)."""
+"""The encoder runtime: tokenizer, encoders (ONNX MiniLM, static), batcher, cache, signals.
+
+No policy."""

@@ -14,6 +14,7 @@ class BatchTokenizer:
         self._tok.no_padding()
         self._tok.enable_truncation(max_length=max_length)
         self.max_length = max_length
+        self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids and attention mask, int64, padded only to the longest text of this batch."""

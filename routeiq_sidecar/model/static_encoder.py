@@ -1,0 +1,52 @@
+"""The static encoder: tokenise, look up one distilled row per token, sum, L2-normalise.
+
+The matrix (export/static_distill.py) already carries each token's weight and zero rows for
+the special tokens, so the weighted mean of a prompt's tokens is the sum of its rows up to
+scale, and the scale goes with the normalisation. No onnxruntime call: a gather and a sum.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.model.encoder import EncodedBatch
+from routeiq_sidecar.model.tokenizer import BatchTokenizer
+
+
+def load_matrix(path: Path) -> np.ndarray:
+    matrix = np.load(path, allow_pickle=False)
+    if matrix.ndim != 2 or matrix.dtype.kind != "f":
+        raise BundleError(f"{path.name}: expected a 2-D float matrix, got {matrix.dtype} "
+                          f"{matrix.shape}")
+    return matrix
+
+
+class StaticEncoder:
+    """Same surface as the ONNX ``Encoder`` (tokenizer, dim, run, encode); thread-safe."""
+
+    def __init__(self, matrix_path: Path, tokenizer: BatchTokenizer) -> None:
+        self.matrix = load_matrix(matrix_path)  # float16 at rest; gathered rows go float32
+        self.tokenizer = tokenizer
+        self.dim = int(self.matrix.shape[1])
+        vocab = tokenizer.vocab_size
+        if vocab > self.matrix.shape[0]:
+            raise BundleError(f"{matrix_path.name}: {self.matrix.shape[0]} rows for a tokenizer "
+                              f"of {vocab} tokens")
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        rows = self.matrix[ids].astype(np.float32)  # (n, width, dim)
+        summed = np.einsum("nwd,nw->nd", rows, mask.astype(np.float32))
+        norms = np.linalg.norm(summed, axis=1, keepdims=True)
+        return np.asarray(summed / np.maximum(norms, 1e-12), np.float32)
+
+    def encode(self, texts: list[str]) -> EncodedBatch:
+        t0 = time.perf_counter_ns()
+        ids, mask = self.tokenizer.encode(texts)
+        t1 = time.perf_counter_ns()
+        vecs = self.run(ids, mask)
+        t2 = time.perf_counter_ns()
+        return EncodedBatch(vecs, (t1 - t0) // 1000, (t2 - t1) // 1000)
