@@ -27,7 +27,7 @@ from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine.catalogue import load_catalogue
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.errors import RouteIQError
-from routeiq_sidecar.strategies.registry import Strategies, build_strategies
+from routeiq_sidecar.strategies.registry import Strategies, with_escalation
 from routeiq_sidecar.telemetry.tracing import Tracing
 
 log = logging.getLogger("routeiq.app")
@@ -43,8 +43,9 @@ def load_from_settings(settings: Settings) -> tuple[LoadedBundle, Strategies]:
         bundle_path(settings),
         precision=settings.encoder_precision,
         threads=settings.intra_op_threads,
+        encoder=settings.encoder,
     )
-    return bundle, build_strategies(bundle)
+    return bundle, with_escalation(bundle)
 
 
 def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -108,7 +109,7 @@ class Sidecar:
             bundle, strategies = await asyncio.to_thread(load_from_settings, s)
         else:
             bundle = self._bundle
-            strategies = await asyncio.to_thread(build_strategies, bundle)
+            strategies = await asyncio.to_thread(with_escalation, bundle)
         self._manifest_stamp = _stamp(bundle.path)
         catalogue = load_catalogue(s.catalogue)
         self.runtime = Runtime(

@@ -38,6 +38,7 @@ SERVE_FLAGS: dict[str, tuple[str, type]] = {
     "--catalogue": ("catalogue", Path),
     "--home": ("home", Path),
     "--log-level": ("log_level", str),
+    "--encoder": ("encoder", str),
     "--encoder-precision": ("encoder_precision", str),
     "--strategy": ("default_strategy", str),
 }
@@ -88,7 +89,7 @@ def cmd_bundle_build(args: argparse.Namespace) -> int:
         manifest = verify(path)
     else:
         path = args.out
-        manifest = build_bundle(path, encoder=args.encoder, name=args.name)
+        manifest = build_bundle(path, encoder=args.source_encoder, name=args.name)
     print(
         json.dumps(
             {
@@ -220,9 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=None, help="target folder")
     build.add_argument(
         "--encoder",
+        dest="source_encoder",
         default="minilm",
         choices=["minilm", "tiny-random"],
-        help="encoder to export (tiny-random: for tests)",
+        help="encoder to export (tiny-random: for tests); the static encoder is always "
+        "distilled from it",
     )
     build.add_argument("--name", default="routeiq-default", help="bundle name")
     _add_setting_flags(build, ("--home",))
@@ -243,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--model-group", default="", help="catalogue group when no candidates")
     route.add_argument("--profile", default=None, help="auto, eco, premium, free, reasoning")
     route.add_argument("--use-strategy", default=None, help="strategy for this decision")
-    _add_setting_flags(route, ("--bundle", "--catalogue", "--home", "--encoder-precision"))
+    _add_setting_flags(
+        route, ("--bundle", "--catalogue", "--home", "--encoder", "--encoder-precision")
+    )
     route.set_defaults(fn=cmd_route)
 
     config = sub.add_parser("config", help="print the effective settings")

@@ -120,6 +120,18 @@ class Settings(BaseSettings):
     catalogue: Path | None = Field(
         None, description="YAML catalogue of candidates per model group (server-side candidates)."
     )
+    encoder: Literal["minilm", "static", "cascade"] = Field(
+        "minilm",
+        description="Encoder kind: minilm (the ONNX transformer), static (per-token vectors "
+        "distilled from it, no transformer pass), cascade (static first, MiniLM when unsure).",
+    )
+    cascade_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="cascade: run MiniLM when the static tier's best two eligible candidates "
+        "are closer than this in utility (Classify: in category probability).",
+    )
     encoder_precision: Literal["fp32", "int8"] = Field(
         "int8", description="Which encoder of the bundle runs (int8: faster, same decisions)."
     )

@@ -78,6 +78,9 @@ class Timings:
     total_us: int = 0
     batch_size: int = 0
     cache_hit: bool = False
+    encoder: str = ""  # the encoder whose vector answered: minilm or static
+    escalated: bool = False  # cascade: the static tier was unsure, MiniLM answered
+    escalated_share: float = 0.0  # cascade: share of this process's answers that escalated
 
 
 @dataclass(frozen=True)

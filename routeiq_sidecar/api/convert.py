@@ -80,6 +80,9 @@ def timings_out(t: Timings) -> pb.Timings:
         total_us=t.total_us,
         batch_size=t.batch_size,
         cache_hit=t.cache_hit,
+        encoder=t.encoder,
+        escalated=t.escalated,
+        escalated_share=t.escalated_share,
     )
 
 

@@ -1,7 +1,8 @@
-"""Build a bundle folder: encoder (fp32 + int8), tokenizer, centroid head, manifest.
+"""Build a bundle folder: encoder (fp32 + int8), tokenizer, the static encoder distilled from
+it, a centroid head for each encoder, manifest.
 
-The exporters (export/, which import onnx) are imported only when a bundle is built, so a
-serving process that loads a ready bundle never loads them."""
+The exporters and the distillation (export/; the exporters import onnx) are imported only when
+a bundle is built, so a serving process that loads a ready bundle never loads them."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.bundle.loader import encoder_for
 from routeiq_sidecar.bundle.prototypes import Prototypes, load_prototypes
-from routeiq_sidecar.model.encoder import Encoder
+from routeiq_sidecar.model.encoder import TextEncoder
 from routeiq_sidecar.model.signals import CentroidClassifier, centroids_from, order_tiers
+from routeiq_sidecar.model.static_encoder import static_encoder_for
 from routeiq_sidecar.progress import progress
 
 CENTROIDS_FILE = "centroids.npz"
+STATIC_DIMS = 256  # width of the distilled static vectors (export/static_distill.py)
+STATIC_CENTROIDS_FILE = "centroids.static.npz"
 CENTROID_TEMPERATURE = 0.05
 ENCODERS = ("minilm", "tiny-random")
 
@@ -39,14 +43,16 @@ def exporter(encoder: str) -> Callable[[Path], dict[str, Any]]:
     return exporters[encoder]
 
 
-def embed_texts(encoder: Encoder, texts: list[str], batch: int = 32, desc: str = "") -> np.ndarray:
+def embed_texts(
+    encoder: TextEncoder, texts: list[str], batch: int = 32, desc: str = ""
+) -> np.ndarray:
     out = []
     for i in progress(range(0, len(texts), batch), desc=desc, unit="batch"):
         out.append(encoder.encode(texts[i : i + batch]).vectors)
     return np.concatenate(out) if out else np.zeros((0, encoder.dim), np.float32)
 
 
-def build_centroids(encoder: Encoder, protos: Prototypes) -> CentroidClassifier:
+def build_centroids(encoder: TextEncoder, protos: Prototypes) -> CentroidClassifier:
     texts = [t for group in (protos.categories, protos.tiers) for ps in group.values() for t in ps]
     vecs = embed_texts(encoder, texts, desc="prototype prompts")
     it = iter(vecs)
@@ -58,12 +64,23 @@ def build_centroids(encoder: Encoder, protos: Prototypes) -> CentroidClassifier:
     return CentroidClassifier(cats, cat_c, tier_names, tier_c, CENTROID_TEMPERATURE)
 
 
+def centroid_head(file: str, clf: CentroidClassifier, protos: Prototypes) -> dict[str, Any]:
+    return {
+        "file": file,
+        "categories": list(clf.categories),
+        "tiers": list(clf.tiers),
+        "prototypes_digest": protos.digest,
+        "temperature": CENTROID_TEMPERATURE,
+    }
+
+
 def build_bundle(
     out: Path,
     *,
     encoder: str = "minilm",
     name: str = "routeiq-default",
     threads: int = 0,
+    static_dims: int = STATIC_DIMS,
     extra_meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a complete, verified bundle to ``out`` (built in a temp folder, then moved)."""
@@ -81,20 +98,22 @@ def build_bundle(
         protos = load_prototypes()
         clf = build_centroids(encoder_for(tmp, enc, "fp32", threads), protos)
         clf.save(tmp / CENTROIDS_FILE)
+        from routeiq_sidecar.export.static_distill import distill_static  # build-time only
+
+        static = distill_static(tmp, enc, dims=static_dims, threads=threads)
+        static_clf = build_centroids(static_encoder_for(tmp, static), protos)
+        static_clf.save(tmp / STATIC_CENTROIDS_FILE)
         meta = {
             "name": name,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "builder": f"routeiq-sidecar {__version__}",
             "encoder": enc,
             "default_strategy": "centroid",
-            "heads": {
-                "centroid": {
-                    "file": CENTROIDS_FILE,
-                    "categories": list(clf.categories),
-                    "tiers": list(clf.tiers),
-                    "prototypes_digest": protos.digest,
-                    "temperature": CENTROID_TEMPERATURE,
-                }
+            "heads": {"centroid": centroid_head(CENTROIDS_FILE, clf, protos)},
+            "static": {
+                **static,
+                "default_strategy": "centroid",
+                "heads": {"centroid": centroid_head(STATIC_CENTROIDS_FILE, static_clf, protos)},
             },
             **(extra_meta or {}),
         }

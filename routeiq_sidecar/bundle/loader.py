@@ -1,4 +1,10 @@
-"""Load a verified bundle into memory: encoder session, tokenizer, centroid head.
+"""Load a verified bundle into memory: encoder, tokenizer, centroid head.
+
+A bundle serves one of three encoder kinds (``settings.encoder``): ``minilm`` (the ONNX
+encoder and the heads of ``manifest["heads"]``), ``static`` (the distilled matrix and the
+heads of ``manifest["static"]["heads"]``) or ``cascade`` (the static view, with the MiniLM view
+as its ``escalation``). Each view has its own encoder, centroid classifier and head table, so
+the strategies (which read ``head(name)``) need not know which encoder feeds them.
 
 The strategies' heads are read by strategies/registry.py (``build_strategies``), which the
 process wiring calls right after loading, so a broken head refuses the bundle."""
@@ -11,17 +17,22 @@ from typing import Any
 
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.model.encoder import Encoder
+from routeiq_sidecar.model.encoder import Encoder, TextEncoder
 from routeiq_sidecar.model.signals import CentroidClassifier
+from routeiq_sidecar.model.static_encoder import static_encoder_for
 from routeiq_sidecar.model.tokenizer import BatchTokenizer
+
+ENCODER_KINDS = ("minilm", "static", "cascade")
 
 
 @dataclass
 class LoadedBundle:
     path: Path
     manifest: dict[str, Any]
-    encoder: Encoder
+    encoder: TextEncoder
     classifier: CentroidClassifier
+    kind: str = "minilm"  # the encoder of this view: minilm or static
+    escalation: LoadedBundle | None = None  # cascade: the MiniLM view behind the static one
 
     @property
     def name(self) -> str:
@@ -36,11 +47,19 @@ class LoadedBundle:
         return self.encoder.dim
 
     @property
+    def table(self) -> dict[str, Any]:
+        """The part of the manifest holding this view's heads and default strategy."""
+        if self.kind == "static":
+            static = self.manifest.get("static")
+            return static if isinstance(static, dict) else {}
+        return self.manifest
+
+    @property
     def default_strategy(self) -> str:
-        return str(self.manifest.get("default_strategy", "centroid"))
+        return str(self.table.get("default_strategy", "centroid"))
 
     def head(self, name: str) -> dict[str, Any] | None:
-        heads = self.manifest.get("heads", {})
+        heads = self.table.get("heads", {})
         h = heads.get(name) if isinstance(heads, dict) else None
         return h if isinstance(h, dict) else None
 
@@ -52,22 +71,50 @@ def encoder_for(folder: Path, enc: dict[str, Any], precision: str, threads: int)
     return Encoder(folder / name, tok, threads)
 
 
-def load_bundle(path: Path, *, precision: str = "fp32", threads: int = 0) -> LoadedBundle:
+def load_bundle(
+    path: Path, *, precision: str = "fp32", threads: int = 0, encoder: str = "minilm"
+) -> LoadedBundle:
     """Verify every hash, then load; any failure is a BundleError naming the bundle and cause."""
+    if encoder not in ENCODER_KINDS:
+        raise ValueError(f"encoder must be one of {ENCODER_KINDS}, not {encoder!r}")
     path = Path(path).resolve()
     manifest = mf.verify(path)
+    if encoder == "cascade":
+        first = _load_view(path, manifest, "static", precision, threads)
+        first.escalation = _load_view(path, manifest, "minilm", precision, threads)
+        return first
+    return _load_view(path, manifest, encoder, precision, threads)
+
+
+def _load_view(
+    path: Path, manifest: dict[str, Any], kind: str, precision: str, threads: int
+) -> LoadedBundle:
     enc = manifest["encoder"]
-    centroid = (manifest.get("heads") or {}).get("centroid")
+    static = manifest.get("static")
+    if kind == "static" and not isinstance(static, dict):
+        raise BundleError(
+            f"bundle {path}: no static encoder in the manifest (a bundle built before static "
+            "encoders existed): rebuild it with `routeiq-sidecar bundle build`, or serve it "
+            "with encoder=minilm"
+        )
+    table = static if kind == "static" else manifest
+    assert isinstance(table, dict)
+    centroid = (table.get("heads") or {}).get("centroid")
     if not isinstance(enc, dict) or not centroid:
-        raise BundleError(f"bundle {path}: manifest lacks the encoder or the centroid head")
+        raise BundleError(f"bundle {path}: manifest lacks the encoder or the {kind} centroid head")
     try:
-        encoder = encoder_for(path, enc, precision, threads)
+        encoder: TextEncoder = (
+            static_encoder_for(path, table)
+            if kind == "static"
+            else encoder_for(path, enc, precision, threads)
+        )
         classifier = CentroidClassifier.load(path / centroid["file"])
-    except BundleError:
-        raise
+    except BundleError as exc:
+        if str(exc).startswith("bundle "):
+            raise
+        raise BundleError(f"bundle {path}: {exc}") from None
     except Exception as exc:  # onnxruntime / numpy errors on a broken file
         raise BundleError(f"bundle {path}: cannot load ({type(exc).__name__}: {exc})") from None
     if classifier.category_centroids.shape[1] != encoder.dim:
-        raise BundleError(f"bundle {path}: centroid width does not match the encoder's")
-    return LoadedBundle(path, manifest, encoder, classifier)
-
+        raise BundleError(f"bundle {path}: {kind} centroid width does not match the encoder's")
+    return LoadedBundle(path, manifest, encoder, classifier, kind=kind)

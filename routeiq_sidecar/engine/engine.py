@@ -12,7 +12,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine import learning, sticky
+from routeiq_sidecar.engine.cascade import EscalationShare, category_margin, decision_margin
 from routeiq_sidecar.engine.catalogue import Catalogue
 from routeiq_sidecar.engine.decide import Constraints, rank, resolve_lambda
 from routeiq_sidecar.engine.experiments import (
@@ -41,7 +42,7 @@ from routeiq_sidecar.model.cache import EmbeddingCache, text_key
 from routeiq_sidecar.state.factory import make_store
 from routeiq_sidecar.state.stats import ModelStat
 from routeiq_sidecar.state.store import Lookup, Store
-from routeiq_sidecar.strategies.base import Strategy, StrategyInput
+from routeiq_sidecar.strategies.base import Strategy, StrategyInput, uses_embedding
 from routeiq_sidecar.strategies.priors import capability_priors
 from routeiq_sidecar.strategies.registry import Strategies, build_strategies
 from routeiq_sidecar.telemetry.metrics import Metrics
@@ -70,6 +71,10 @@ class Loaded:
     known_models: tuple[str, ...]  # the models the bundle's trained heads know
     catalogue: Catalogue
     batcher: Batcher
+    escalation: Loaded | None = None  # cascade: the MiniLM tier behind the static one
+
+    def batchers(self) -> list[Batcher]:
+        return [self.batcher] + ([self.escalation.batcher] if self.escalation else [])
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,7 @@ class Engine:
         self.learning = learning.LearningConfig.from_settings(settings)
         self.experiments = Experiments(settings.experiments)
         self.cache = EmbeddingCache(settings.embed_cache_size)
+        self.escalation_share = EscalationShare()
         self.loaded = self._make_loaded(bundle, catalogue, strategies)
         self.experiments.check(self.loaded.strategies)
 
@@ -139,7 +145,14 @@ class Engine:
         self.metrics.bundle.info({"name": bundle.name, "version": bundle.version})
         if strategies is None:
             strategies = build_strategies(bundle)
-        return Loaded(bundle, strategies.by_name, strategies.known_models, catalogue, batcher)
+        escalation = (
+            self._make_loaded(bundle.escalation, catalogue, strategies.escalation)
+            if bundle.escalation is not None
+            else None
+        )
+        return Loaded(
+            bundle, strategies.by_name, strategies.known_models, catalogue, batcher, escalation
+        )
 
     async def swap(
         self, bundle: LoadedBundle, catalogue: Catalogue, strategies: Strategies | None = None
@@ -148,14 +161,17 @@ class Engine:
         old, self.loaded = self.loaded, self._make_loaded(bundle, catalogue, strategies)
         self.cache = EmbeddingCache(self.settings.embed_cache_size)
         await asyncio.sleep(0)
-        await old.batcher.stop()
+        for batcher in old.batchers():
+            await batcher.stop()
 
     async def warm_up(self) -> None:
         """One encoder pass at start, so the first caller does not pay session initialisation."""
-        await self.loaded.batcher.embed("warm up")
+        for batcher in self.loaded.batchers():
+            await batcher.embed("warm up")
 
     async def close(self) -> None:
-        await self.loaded.batcher.stop()
+        for batcher in self.loaded.batchers():
+            await batcher.stop()
         await self.experiments.close()
         await self.store.close()
 
@@ -168,11 +184,12 @@ class Engine:
 
     # --- embedding
     async def _embed(self, loaded: Loaded, text: str) -> tuple[np.ndarray, Timings]:
-        key = text_key(text)
+        kind = loaded.bundle.kind
+        key = kind.encode() + text_key(text)  # each encoder has its own vectors
         vec = self.cache.get(key)
         if vec is not None:
             self.metrics.cache.labels("hit").inc()
-            return vec, Timings(cache_hit=True)
+            return vec, Timings(cache_hit=True, encoder=kind)
         if self.cache.capacity:
             self.metrics.cache.labels("miss").inc()
         e: Embedded = await loaded.batcher.embed(text)
@@ -182,7 +199,19 @@ class Engine:
             embed_us=e.embed_us,
             queue_us=e.queue_us,
             batch_size=e.batch_size,
+            encoder=kind,
         )
+
+    async def _embed_by(
+        self, loaded: Loaded, text: str, deadline_ms: int, t0: int
+    ) -> tuple[np.ndarray, Timings]:
+        """``_embed`` within what is left of the request's deadline (TimeoutError past it)."""
+        if deadline_ms <= 0:
+            return await self._embed(loaded, text)
+        left = deadline_ms / 1000 - (time.perf_counter_ns() - t0) / 1e9
+        if left <= 0:
+            raise TimeoutError
+        return await asyncio.wait_for(self._embed(loaded, text), left)
 
     def _signals(self, loaded: Loaded, vec: np.ndarray, sel: SelectedText) -> Signals:
         return loaded.bundle.classifier.classify(vec, sel.estimated_prompt_tokens)
@@ -204,6 +233,15 @@ class Engine:
         vec, timings = await self._embed(loaded, sel.text)
         t1 = time.perf_counter_ns()
         signals = self._signals(loaded, vec, sel)
+        esc = loaded.escalation
+        if esc is not None:
+            escalated = category_margin(signals) < self.settings.cascade_margin
+            if escalated:
+                vec, more = await self._embed(esc, sel.text)
+                t1 = time.perf_counter_ns()
+                signals = self._signals(esc, vec, sel)
+                _add_pass(timings, more)
+            self._note_cascade(timings, escalated)
         timings.classify_us = _us_since(t1)
         timings.total_us = _us_since(t0)
         self.metrics.classifications.inc()
@@ -232,12 +270,7 @@ class Engine:
 
         degraded, cause = False, ""
         try:
-            if inp.deadline_ms > 0:
-                vec, timings = await asyncio.wait_for(
-                    self._embed(loaded, sel.text), inp.deadline_ms / 1000
-                )
-            else:
-                vec, timings = await self._embed(loaded, sel.text)
+            vec, timings = await self._embed_by(loaded, sel.text, inp.deadline_ms, t0)
             t1 = time.perf_counter_ns()
             signals = self._signals(loaded, vec, sel)
         except TimeoutError:
@@ -263,14 +296,24 @@ class Engine:
             sel.estimated_prompt_tokens,
             profile,
         )
-        ranked, (shadow_strategy, shadow_id) = await asyncio.gather(
-            self._rank(loaded, strategy_name, sinp, state, inp, profile, constraints),
-            self._shadow(loaded, assigned, sinp, state, inp, profile, constraints, degraded),
-        )
+        cascade_note = ""
+        if loaded.escalation is None or degraded:
+            ranked, (shadow_strategy, shadow_id) = await asyncio.gather(
+                self._rank(loaded, strategy_name, sinp, state, inp, profile, constraints),
+                self._shadow(loaded, assigned, sinp, state, inp, profile, constraints, degraded),
+            )
+        else:
+            tier, sinp, state, ranked, cascade_note = await self._cascade(
+                loaded, strategy_name, sinp, state, inp, profile, constraints, timings, t0
+            )
+            signals = sinp.signals
+            shadow_strategy, shadow_id = await self._shadow(
+                tier, assigned, sinp, state, inp, profile, constraints, degraded
+            )
         kept = sticky.keep(ranked.ranking, state.previous)
         ranking = kept.ranking
         selected = next(c for c in candidates if c.id == ranking[0].candidate_id)
-        notes = [n for n in (kept.note, "" if state.ok else STATE_DOWN_NOTE) if n]
+        notes = [n for n in (kept.note, cascade_note, "" if state.ok else STATE_DOWN_NOTE) if n]
         timings.classify_us = _us_since(t1)
         timings.total_us = _us_since(t0)
         decision = Decision(
@@ -298,6 +341,58 @@ class Engine:
         timings.total_us = _us_since(t0)  # the state writes are part of serving the request
         self._count(decision, state, kept, ranked.learned, written)
         return decision
+
+    async def _cascade(
+        self,
+        loaded: Loaded,
+        strategy_name: str,
+        sinp: StrategyInput,
+        state: StateView,
+        inp: RouteInput,
+        profile: str,
+        constraints: Constraints,
+        timings: Timings,
+        t0: int,
+    ) -> tuple[Loaded, StrategyInput, StateView, Ranked, str]:
+        """The static tier ranks; on a near tie the MiniLM tier embeds and ranks again.
+
+        Returns the tier that answered, its input and state, its ranking and a note. A MiniLM
+        pass that misses the deadline or fails leaves the static answer standing (not degraded).
+        """
+        ranked = await self._rank(loaded, strategy_name, sinp, state, inp, profile, constraints)
+        esc = loaded.escalation
+        assert esc is not None
+        unsure = (
+            strategy_name in esc.strategies
+            and uses_embedding(loaded.strategies[strategy_name])
+            and decision_margin(ranked.ranking) < self.settings.cascade_margin
+        )
+        tier, note = loaded, ""
+        if unsure:
+            try:
+                vec, more = await self._embed_by(esc, sinp.text.text, inp.deadline_ms, t0)
+            except TimeoutError:
+                note = "cascade: deadline reached before MiniLM, static answer"
+            except RouteIQError:
+                raise
+            except Exception as exc:  # the static answer stands
+                note = f"cascade: MiniLM failed ({type(exc).__name__}), static answer"
+            else:
+                signals = self._signals(esc, vec, sinp.text)
+                if signals.category != sinp.signals.category:
+                    state = await self._read_state(inp, signals.category, sinp.candidates)
+                sinp = replace(sinp, embedding=vec, signals=signals)
+                ranked = await self._rank(esc, strategy_name, sinp, state, inp, profile,
+                                          constraints)
+                tier = esc
+                _add_pass(timings, more)
+        self._note_cascade(timings, tier is esc)
+        return tier, sinp, state, ranked, note
+
+    def _note_cascade(self, timings: Timings, escalated: bool) -> None:
+        timings.escalated = escalated
+        timings.escalated_share = self.escalation_share.note(escalated)
+        self.metrics.cascade.labels("minilm" if escalated else "static").inc()
 
     def _note_unknown_prices(self, candidates: tuple[CandidateSpec, ...]) -> None:
         unknown = [c.id for c in candidates if not c.price_known]
@@ -563,3 +658,13 @@ async def _nothing() -> Lookup[str | None]:
 
 async def _no_stats() -> Lookup[dict[str, ModelStat]]:
     return Lookup(True, {})
+
+
+def _add_pass(timings: Timings, more: Timings) -> None:
+    """Fold the MiniLM pass of a cascade into the static pass's timings."""
+    timings.tokenize_us += more.tokenize_us
+    timings.embed_us += more.embed_us
+    timings.queue_us += more.queue_us
+    timings.batch_size = more.batch_size
+    timings.cache_hit = more.cache_hit
+    timings.encoder = more.encoder

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routeiq_sidecar.model.encoder import Encoder
+from routeiq_sidecar.model.encoder import TextEncoder
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def length_groups(lengths: list[int], max_waste: float = 0.5, small: int = 16) -
 class Batcher:
     def __init__(
         self,
-        encoder: Encoder,
+        encoder: TextEncoder,
         *,
         max_batch: int,
         wait_us: int,

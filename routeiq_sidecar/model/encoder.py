@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -17,6 +18,17 @@ class EncodedBatch:
     vectors: np.ndarray  # (n, dim) float32, L2-normalised
     tokenize_us: int
     embed_us: int
+
+
+class TextEncoder(Protocol):
+    """What the batcher, the signals and training need of an encoder (ONNX or static)."""
+
+    tokenizer: BatchTokenizer
+    dim: int
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+    def encode(self, texts: list[str]) -> EncodedBatch: ...
 
 
 def make_session(path: Path, threads: int) -> ort.InferenceSession:

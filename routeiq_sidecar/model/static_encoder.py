@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,3 +51,9 @@ class StaticEncoder:
         vecs = self.run(ids, mask)
         t2 = time.perf_counter_ns()
         return EncodedBatch(vecs, (t1 - t0) // 1000, (t2 - t1) // 1000)
+
+
+def static_encoder_for(folder: Path, desc: dict[str, Any]) -> StaticEncoder:
+    """The static encoder a manifest's ``static`` entry describes (files relative to ``folder``)."""
+    tok = BatchTokenizer(folder / desc["tokenizer"], int(desc["max_seq_length"]))
+    return StaticEncoder(folder / desc["file"], tok)

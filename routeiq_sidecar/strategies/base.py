@@ -56,3 +56,9 @@ class Strategy(Protocol):
     name: str
 
     def predict(self, inp: StrategyInput) -> QualityEstimate: ...
+
+
+def uses_embedding(strategy: Strategy) -> bool:
+    """False for strategies that ignore the prompt's vector and signals (a class attribute
+    ``uses_embedding = False``): a cascade never runs MiniLM for them."""
+    return bool(getattr(strategy, "uses_embedding", True))

@@ -14,6 +14,7 @@ LENGTH_PIVOT_TOKENS = 2048  # a prompt this long counts as maximally hard
 
 class RandomStrategy:
     name = "random"
+    uses_embedding = False
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         rng = np.random.default_rng(inp.seed)
@@ -23,6 +24,7 @@ class RandomStrategy:
 
 class CheapestStrategy:
     name = "cheapest"
+    uses_embedding = False
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         cost = np.asarray([c.effective_price_per_mtok for c in inp.candidates], dtype=np.float64)
@@ -33,6 +35,7 @@ class CheapestStrategy:
 
 class StrongestStrategy:
     name = "strongest"
+    uses_embedding = False
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         return QualityEstimate(
@@ -42,6 +45,7 @@ class StrongestStrategy:
 
 class LengthStrategy:
     name = "length"
+    uses_embedding = False
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         tokens = max(1, inp.text.estimated_prompt_tokens)

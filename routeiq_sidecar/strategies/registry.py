@@ -7,7 +7,8 @@ head, and a head that does not load refuses the whole bundle (a reload keeps the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.strategies.base import BundleHeads, Strategy
@@ -39,10 +40,18 @@ HEADS: dict[str, Callable[[BundleHeads, ModelIndex], TrainedStrategy | None]] = 
 }
 
 
+class EscalatingHeads(BundleHeads, Protocol):
+    """A bundle view that may escalate to another (bundle/loader.py: a cascade's static view)."""
+
+    @property
+    def escalation(self) -> BundleHeads | None: ...
+
+
 @dataclass(frozen=True)
 class Strategies:
     by_name: dict[str, Strategy]
     known_models: tuple[str, ...] = ()  # the models the trained heads were trained on
+    escalation: Strategies | None = None  # cascade: the MiniLM view's (see with_escalation)
 
     def trained(self) -> dict[str, TrainedStrategy]:
         return {n: s for n, s in self.by_name.items() if isinstance(s, TrainedStrategy)}
@@ -62,6 +71,14 @@ def build_strategies(bundle: BundleHeads) -> Strategies:
     by_name: dict[str, Strategy] = {name: make() for name, make in BASELINES.items()}
     by_name.update(trained)
     return Strategies(by_name, tuple(sorted(index.models)) if trained else ())
+
+
+def with_escalation(bundle: EscalatingHeads) -> Strategies:
+    """``build_strategies`` of a bundle view and of the view it escalates to (a cascade)."""
+    out = build_strategies(bundle)
+    if bundle.escalation is None:
+        return out
+    return replace(out, escalation=build_strategies(bundle.escalation))
 
 
 def _trained(bundle: BundleHeads, index: ModelIndex) -> dict[str, TrainedStrategy]:

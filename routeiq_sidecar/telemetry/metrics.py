@@ -55,6 +55,12 @@ class Metrics:
         self.cache = Counter(
             "routeiq_embedding_cache", "Embedding cache lookups.", ["result"], registry=r
         )
+        self.cascade = Counter(
+            "routeiq_cascade_answers",
+            "Answers of the cascade encoder, by the tier that answered (minilm: escalated).",
+            ["tier"],
+            registry=r,
+        )
         self.in_flight = Gauge("routeiq_in_flight", "Requests being served.", registry=r)
         self.rejections = Counter(
             "routeiq_rejections", "Requests refused, by reason.", ["reason"], registry=r

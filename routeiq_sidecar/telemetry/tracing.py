@@ -107,6 +107,8 @@ def decision_attributes(d: Decision, model_group: str, candidate_count: int) -> 
         "routeiq.timings.total_us": t.total_us,
         "routeiq.batch_size": t.batch_size,
         "routeiq.cache_hit": t.cache_hit,
+        "routeiq.encoder": t.encoder,
+        "routeiq.escalated": t.escalated,
     }
 
 

@@ -54,13 +54,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         split=args.split, seed=args.seed,
         test_fraction=0.2 if args.test_fraction is None else args.test_fraction,
         aliases=_aliases(args.alias), limit=args.limit, cache_dir=_cache_dir(args, s.home),
-        name=args.name or "", precision=s.encoder_precision,
+        name=args.name or "", precision=s.encoder_precision, encoder=s.encoder,
     ))
+    first = m["static"] if s.encoder in ("static", "cascade") else m
     _print({
         "bundle": str(args.out), "name": m["name"], "version": m["version"],
-        "default_strategy": m["default_strategy"], "models": m["models"], "pair": m["pair"],
+        "encoder": s.encoder, "default_strategy": first["default_strategy"],
+        "models": m["models"], "pair": m["pair"],
         "split": m["training"]["split"], "validation": m["training"]["validation"],
-        "heads": m["report"], "seconds": round(time.perf_counter() - t0, 1),
+        "heads": m["report"],
+        **({"heads_by_encoder": m["report_by_encoder"]} if s.encoder == "cascade" else {}),
+        "seconds": round(time.perf_counter() - t0, 1),
     })
     return 0
 
@@ -74,7 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bundle=args.eval_bundle, data=args.data, strong=args.strong, weak=args.weak,
         strategies=_strategies(args.eval_strategy), split=args.split, seed=args.seed,
         test_fraction=args.test_fraction, limit=args.limit, cache_dir=_cache_dir(args, s.home),
-        precision=s.encoder_precision,
+        precision=s.encoder_precision, encoder=s.encoder,
     ))
     if args.plot is not None:
         from routeiq_sidecar.training.plot import plot_report
@@ -116,7 +120,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--alias", action="append", metavar="ALIAS=MODEL",
                        help="another name candidates may use for a trained model (repeatable)")
     train.add_argument("--name", default=None, help="bundle name (default routeiq-trained-<data>)")
-    _add_setting_flags(train, ("--bundle", "--home", "--encoder-precision"))
+    _add_setting_flags(train, ("--bundle", "--home", "--encoder", "--encoder-precision"))
     train.set_defaults(fn=cmd_train)
 
     ev = subparsers.add_parser(
@@ -138,5 +142,5 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--seed", type=int, default=None, help="split seed (default: the bundle's)")
     ev.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                     help="draw the PGR and quality-cost curves (needs matplotlib: [plot] extra)")
-    _add_setting_flags(ev, ("--home", "--encoder-precision"))
+    _add_setting_flags(ev, ("--home", "--encoder", "--encoder-precision"))
     ev.set_defaults(fn=cmd_eval)

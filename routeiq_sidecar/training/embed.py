@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from routeiq_sidecar.bundle.build import embed_texts
-from routeiq_sidecar.model.encoder import Encoder
+from routeiq_sidecar.model.encoder import TextEncoder
 from routeiq_sidecar.text import SelectedText, select_text
 
 CHARS_PER_SEQ_TOKEN = 6  # as engine.Engine._max_chars: headroom over the tokenizer's truncation
@@ -39,9 +39,16 @@ def select_prompts(prompts: Sequence[str], manifest: dict[str, Any]) -> list[Sel
     return [select_text((), p, limit) for p in prompts]
 
 
-def encoder_digest(manifest: dict[str, Any], precision: str = "fp32") -> str:
+def encoder_digest(manifest: dict[str, Any], precision: str = "fp32", kind: str = "minilm") -> str:
+    """Names the cache folder: the files that make the vectors (``kind`` static: the matrix)."""
     enc, files = manifest["encoder"], manifest["files"]
     onnx_file = enc["encoder_int8"] if precision == "int8" else enc["encoder"]
+    if kind == "static":
+        static = manifest["static"]
+        parts = [str(files.get(static["file"], {}).get("sha256", static["file"])),
+                 str(files.get(static["tokenizer"], {}).get("sha256", static["tokenizer"])),
+                 str(static.get("max_seq_length", "")), "static"]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     parts = [
         str(files.get(onnx_file, {}).get("sha256", onnx_file)),
         str(files.get(enc["tokenizer"], {}).get("sha256", enc["tokenizer"])),
@@ -54,7 +61,7 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _embed_sorted(encoder: Encoder, texts: list[str], desc: str) -> np.ndarray:
+def _embed_sorted(encoder: TextEncoder, texts: list[str], desc: str) -> np.ndarray:
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vecs = embed_texts(encoder, [texts[i] for i in order], batch=EMBED_BATCH, desc=desc)
     out = np.empty_like(vecs)
@@ -85,21 +92,24 @@ def _write_shard(folder: Path, keys: list[str], vecs: np.ndarray) -> None:
 
 
 def embed_cached(
-    encoder: Encoder,
+    encoder: TextEncoder,
     texts: list[str],
     *,
     manifest: dict[str, Any],
     cache_dir: Path | None,
     desc: str = "embedding",
     precision: str = "fp32",
+    kind: str = "minilm",
 ) -> np.ndarray:
     """``(n, dim)`` float32 L2-normalised embeddings of ``texts`` (cached when ``cache_dir``).
 
-    ``precision`` names the encoder file ``encoder`` runs (``fp32``/``int8``), for the cache key.
+    ``precision`` names the encoder file ``encoder`` runs (``fp32``/``int8``) and ``kind`` the
+    encoder (``minilm``/``static``, whose vectors do not depend on the precision), for the
+    cache key.
     """
     if cache_dir is None:
         return _embed_sorted(encoder, texts, desc).astype(np.float32)
-    folder = Path(cache_dir) / encoder_digest(manifest, precision)
+    folder = Path(cache_dir) / encoder_digest(manifest, precision, kind)
     keys = [text_key(t) for t in texts]
     known = _read_shards(folder, encoder.dim) if folder.is_dir() else {}
     missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.items())

@@ -42,6 +42,7 @@ from routeiq_sidecar.training.train import (
 )
 
 EVAL_SPLITS = ("auto", "all", "field", "group", "random")
+EVAL_ENCODERS = ("minilm", "static")
 
 
 @dataclass
@@ -57,6 +58,7 @@ class EvalOptions:
     limit: int | None = None
     cache_dir: Path | None = None
     precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
+    encoder: str = "minilm"  # whose heads and vectors: minilm or static (settings.encoder)
 
 
 def _r(x: float) -> float | None:
@@ -92,7 +94,8 @@ def _strategies(bundle: LoadedBundle, names: tuple[str, ...]) -> dict[str, Train
     trained = build_strategies(bundle).trained()
     available = {n: trained[n] for n in SERVED_STRATEGIES if n in trained}
     if not available:
-        raise invalid("bundle", f"bundle {bundle.path} has no trained head (knn, mlp, mf)")
+        raise invalid("bundle", f"bundle {bundle.path} has no trained head (knn, mlp, mf) for "
+                      f"the {bundle.kind} encoder (train it with --encoder {bundle.kind})")
     missing = [n for n in names if n not in available]
     if missing:
         raise invalid("strategy", f"bundle has no {missing} head; it has {sorted(available)}")
@@ -195,8 +198,11 @@ def _multi(
 def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(report, curves)``: the JSON report and the pair curves (for ``--plot``)."""
+    if opts.encoder not in EVAL_ENCODERS:
+        raise invalid("encoder", f"eval runs one encoder's heads: {EVAL_ENCODERS}, "
+                      f"not {opts.encoder!r}")
     data = load_jsonl(opts.data, limit=opts.limit)  # bad data fails before the heavier load
-    bundle = bundle or load_bundle(opts.bundle, precision=opts.precision)
+    bundle = bundle or load_bundle(opts.bundle, precision=opts.precision, encoder=opts.encoder)
     strategies = _strategies(bundle, opts.strategies)
     ds, used = _select_rows(data, opts, bundle.manifest)
     rows = rows_for(bundle, ds, ds.models, opts.cache_dir, "embedding (eval)", opts.precision)
@@ -210,9 +216,10 @@ def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
         "rows": len(ds),
         "split": used,
         "strategies": list(strategies),
+        "encoder": bundle.kind,
         "encoder_precision": opts.precision,
     }
-    if trained_with and trained_with != opts.precision:
+    if trained_with and trained_with != opts.precision and bundle.kind == "minilm":
         report["warning"] = (f"heads trained on {trained_with} embeddings, evaluated on "
                              f"{opts.precision} ones (the server runs encoder_precision)")
     if len(ds.models) >= 2:

@@ -6,9 +6,12 @@
 2. Embed the training prompts with the base bundle's encoder, exactly as the server does
    (training/embed.py; cached under ``<home>/embeddings``), plus the structural features. The
    encoder precision is the serving setting's (``encoder_precision``, int8 by default), so the
-   heads learn from the vectors the server will feed them; the manifest records it.
+   heads learn from the vectors the server will feed them; the manifest records it. The
+   encoder kind (``--encoder``) picks whose vectors: ``minilm``, ``static`` (the distilled
+   matrix), or ``cascade`` (a set of heads for each, as the cascade serves both).
 3. Fit every requested head (training/fit.py), pick the default strategy by validation score.
-4. Write the new bundle: the base bundle's encoder, tokenizer and centroid head, the head files,
+4. Write the new bundle: the base bundle's encoders, tokenizer and centroid heads, the head files
+   (MiniLM heads in ``manifest["heads"]``, static ones in ``manifest["static"]["heads"]``),
    and a manifest (models, aliases, per-model stats, default pair, training data digest, seed,
    split) via ``bundle.manifest.write_manifest``; verify it, then move it into place.
 """
@@ -31,7 +34,7 @@ from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.errors import invalid
 from routeiq_sidecar.strategies.features import feature_matrix, varying_features
 from routeiq_sidecar.strategies.matching import ModelIndex
-from routeiq_sidecar.strategies.registry import build_strategies
+from routeiq_sidecar.strategies.registry import with_escalation
 from routeiq_sidecar.training.data import (
     Dataset,
     cost_matrix,
@@ -50,6 +53,7 @@ SERVED_STRATEGIES = (*TRAINED_STRATEGIES, "ensemble")  # ensemble: added with >=
 SPLIT_CHOICES = ("auto", "field", "group", "random", "none")
 VALIDATION_FRACTION = 0.15
 HEAD_FILES = {"knn": "knn.npz", "mlp": "mlp.onnx", "mf": "mf.onnx"}
+FILE_PREFIX = {"minilm": "", "static": "static."}  # static heads: static.knn.npz, ...
 
 
 @dataclass
@@ -66,6 +70,7 @@ class TrainOptions:
     cache_dir: Path | None = None
     name: str = ""
     precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
+    encoder: str = "minilm"  # minilm | static | cascade (settings.encoder)
 
 
 def file_sha256(path: Path) -> str:
@@ -90,7 +95,7 @@ def rows_for(bundle: LoadedBundle, ds: Dataset, models: tuple[str, ...], cache: 
     """``bundle`` must have been loaded with ``precision`` (it names the cache entry)."""
     sels = select_prompts(ds.prompts, bundle.manifest)
     emb = embed_cached(bundle.encoder, [s.text for s in sels], manifest=bundle.manifest,
-                       cache_dir=cache, desc=desc, precision=precision)
+                       cache_dir=cache, desc=desc, precision=precision, kind=bundle.kind)
     return Rows(emb, feature_matrix(sels), score_matrix(ds, models))
 
 
@@ -114,24 +119,40 @@ def _model_stats(ds: Dataset, models: tuple[str, ...]) -> dict[str, dict[str, fl
     return out
 
 
-def _copy_base(base: LoadedBundle, dest: Path) -> dict[str, Any]:
-    """Copy the encoder, tokenizer and centroid files; return the base's centroid head entry."""
+def views(bundle: LoadedBundle) -> dict[str, LoadedBundle]:
+    """The loaded encoder views by kind (a cascade load holds both)."""
+    out = {bundle.kind: bundle}
+    if bundle.escalation is not None:
+        out[bundle.escalation.kind] = bundle.escalation
+    return out
+
+
+def _copy_base(base: LoadedBundle, dest: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Copy the encoders, tokenizer and centroid files; return the base's MiniLM centroid head
+    and its static entry (description + centroid head only), if it has one."""
     heads = base.manifest.get("heads") or {}
-    skip = {str(h.get("file")) for n, h in heads.items() if n != "centroid" and isinstance(h, dict)}
+    static = base.manifest.get("static")
+    static_heads = (static.get("heads") or {}) if isinstance(static, dict) else {}
+    skip = {str(h.get("file")) for table in (heads, static_heads) for n, h in table.items()
+            if n != "centroid" and isinstance(h, dict)}
     for rel in base.manifest["files"]:
         if rel in skip:
             continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(base.path / rel, target)
-    return dict(heads["centroid"])
+    if not isinstance(static, dict):
+        return dict(heads["centroid"]), None
+    static_entry = {**static, "default_strategy": "centroid",
+                    "heads": {"centroid": dict(static_heads["centroid"])}}
+    return dict(heads["centroid"]), static_entry
 
 
-def _write_head(fitted: Fitted, folder: Path) -> dict[str, Any]:
+def _write_head(fitted: Fitted, folder: Path, kind: str) -> dict[str, Any]:
     score = {"validation_mean_pair_apgr": round(fitted.validation, 6)}
     if fitted.name == "ensemble":
         return {**fitted.params, **score}
-    file = HEAD_FILES[fitted.name]
+    file = FILE_PREFIX[kind] + HEAD_FILES[fitted.name]
     if fitted.name == "knn":
         fitted.head.save(folder / file)  # type: ignore[union-attr]
     else:
@@ -139,22 +160,25 @@ def _write_head(fitted: Fitted, folder: Path) -> dict[str, Any]:
     return {"file": file, **fitted.params, **score}
 
 
-def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dict[str, Any]:
-    """Train and write the bundle at ``opts.out``; returns the manifest plus a ``report``."""
-    unknown = [s for s in opts.strategies if s not in TRAINED_STRATEGIES]
-    if unknown or not opts.strategies:
-        raise invalid("strategy", f"unknown strategies {unknown}; trainable: {TRAINED_STRATEGIES}")
-    ds = load_jsonl(opts.data, limit=opts.limit)
-    models = ds.models
-    ModelIndex(models, opts.aliases)  # aliases must point at trained models
-    train, test, method = held_out_split(ds, opts.split, opts.seed, opts.test_fraction)
-    fit_ds, val_ds, inner = _validation_split(train, method, opts.seed)
-    base = base or load_bundle(opts.base_bundle, precision=opts.precision)
-    fit_rows = rows_for(base, fit_ds, models, opts.cache_dir, "embedding (fit)", opts.precision)
-    val_rows = rows_for(base, val_ds, models, opts.cache_dir, "embedding (validation)",
+ENCODER_KINDS = ("minilm", "static", "cascade")
+
+
+def trained_kinds(encoder: str) -> tuple[str, ...]:
+    """Encoders to fit heads for; the first is the one that answers first when serving."""
+    if encoder not in ENCODER_KINDS:
+        raise invalid("encoder", f"unknown encoder {encoder!r}; expected one of {ENCODER_KINDS}")
+    return ("static", "minilm") if encoder == "cascade" else (encoder,)
+
+
+def _fit_heads(view: LoadedBundle, opts: TrainOptions, models: tuple[str, ...],
+               fit_ds: Dataset, val_ds: Dataset) -> list[Fitted]:
+    """Every requested head (and the ensemble of two or more), best validation score first."""
+    label = "" if view.kind == "minilm" else f" {view.kind}"
+    fit_rows = rows_for(view, fit_ds, models, opts.cache_dir, f"embedding{label} (fit)",
+                        opts.precision)
+    val_rows = rows_for(view, val_ds, models, opts.cache_dir, f"embedding{label} (validation)",
                         opts.precision)
     features = varying_features(np.concatenate([fit_rows.features, val_rows.features]))
-
     fitted: list[Fitted] = []
     for name in opts.strategies:
         if name == "knn":
@@ -164,25 +188,58 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
     combined = fit_ensemble(fitted, val_rows) if len(fitted) >= 2 else None
     if combined is not None:
         fitted.append(combined)
-    ranked = sorted(fitted, key=lambda f: -np.nan_to_num(f.validation, nan=-1.0))
+    return sorted(fitted, key=lambda f: -np.nan_to_num(f.validation, nan=-1.0))
+
+
+def _base_views(opts: TrainOptions, base: LoadedBundle | None,
+                kinds: tuple[str, ...]) -> dict[str, LoadedBundle]:
+    loaded = views(base) if base is not None else {}
+    for kind in kinds:
+        if kind not in loaded:
+            loaded[kind] = load_bundle(opts.base_bundle, precision=opts.precision, encoder=kind)
+    return loaded
+
+
+def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dict[str, Any]:
+    """Train and write the bundle at ``opts.out``; returns the manifest plus a ``report`` (the
+    heads of the encoder that answers first) and ``report_by_encoder``."""
+    unknown = [s for s in opts.strategies if s not in TRAINED_STRATEGIES]
+    if unknown or not opts.strategies:
+        raise invalid("strategy", f"unknown strategies {unknown}; trainable: {TRAINED_STRATEGIES}")
+    kinds = trained_kinds(opts.encoder)
+    ds = load_jsonl(opts.data, limit=opts.limit)
+    models = ds.models
+    ModelIndex(models, opts.aliases)  # aliases must point at trained models
+    train, test, method = held_out_split(ds, opts.split, opts.seed, opts.test_fraction)
+    fit_ds, val_ds, inner = _validation_split(train, method, opts.seed)
+    loaded = _base_views(opts, base, kinds)
+    first = loaded[kinds[0]]
+    fitted = {kind: _fit_heads(loaded[kind], opts, models, fit_ds, val_ds) for kind in kinds}
 
     out = Path(opts.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".train-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it owner-only; a bundle is read by the serving user
     try:
-        centroid = _copy_base(base, tmp)
-        heads: dict[str, Any] = {"centroid": centroid}
-        for f in fitted:
-            heads[f.name] = {**_write_head(f, tmp), "models": list(models)}
+        centroid, static = _copy_base(first, tmp)
+        tables: dict[str, dict[str, Any]] = {
+            "minilm": {"heads": {"centroid": centroid}, "default_strategy": "centroid"},
+        }
+        if static is not None:
+            tables["static"] = static
+        for kind, heads in fitted.items():
+            for f in heads:
+                entry = {**_write_head(f, tmp, kind), "models": list(models)}
+                tables[kind]["heads"][f.name] = entry
+            tables[kind]["default_strategy"] = heads[0].name
         strong, weak = default_pair(models, score_matrix(train, models), cost_matrix(train, models))
         meta = {
             "name": opts.name or f"routeiq-trained-{Path(opts.data).stem}",
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "builder": f"routeiq-sidecar {__version__}",
-            "encoder": base.manifest["encoder"],
-            "default_strategy": ranked[0].name,
-            "heads": heads,
+            "encoder": first.manifest["encoder"],
+            **tables["minilm"],
+            **({"static": tables["static"]} if "static" in tables else {}),
             "models": list(models),
             "aliases": dict(opts.aliases),
             "model_stats": _model_stats(train, models),
@@ -193,27 +250,39 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
                 "rows": len(ds),
                 "limit": opts.limit,
                 "seed": opts.seed,
+                "encoder": opts.encoder,
                 "encoder_precision": opts.precision,
                 "split": {"method": method, "requested": opts.split,
                           "test_fraction": opts.test_fraction,
                           "n_train": len(train), "n_test": len(test) if test else 0},
-                "validation": {"method": inner, "n_fit": len(fit_ds), "n_validation": len(val_ds),
-                               "metric": "mean pairwise APGR",
-                               "scores": {f.name: round(f.validation, 6) for f in fitted}},
-                "base_bundle": {"name": base.name, "version": base.version},
+                "validation": {
+                    "method": inner, "n_fit": len(fit_ds), "n_validation": len(val_ds),
+                    "metric": "mean pairwise APGR",
+                    "scores": _scores(fitted[kinds[0]]),
+                    "scores_by_encoder": {k: _scores(f) for k, f in fitted.items()},
+                },
+                "base_bundle": {"name": first.name, "version": first.version},
                 "train_ids_sha256": hashlib.sha256(
                     "\n".join(ex.id for ex in train).encode()).hexdigest(),
             },
         }
         manifest = mf.write_manifest(tmp, meta)
         mf.verify(tmp)
-        build_strategies(load_bundle(tmp))  # the heads load and match the encoder
+        with_escalation(load_bundle(tmp, encoder=opts.encoder))  # heads load, fit encoders
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    manifest["report"] = {f.name: {"validation_mean_pair_apgr": f.validation, **f.params}
-                          for f in fitted}
+    manifest["report_by_encoder"] = {k: _report(f) for k, f in fitted.items()}
+    manifest["report"] = manifest["report_by_encoder"][kinds[0]]
     return manifest
+
+
+def _scores(fitted: list[Fitted]) -> dict[str, float]:
+    return {f.name: round(f.validation, 6) for f in fitted}
+
+
+def _report(fitted: list[Fitted]) -> dict[str, Any]:
+    return {f.name: {"validation_mean_pair_apgr": f.validation, **f.params} for f in fitted}

@@ -208,7 +208,8 @@ def test_route_out() -> None:
         lam=0.15,
         signals=signals,
         reason="because",
-        timings=Timings(tokenize_us=5, embed_us=7, batch_size=3, cache_hit=True),
+        timings=Timings(tokenize_us=5, embed_us=7, batch_size=3, cache_hit=True,
+                        encoder="minilm", escalated=True, escalated_share=0.25),
         bundle_version="abc123",
     )
     out = to_json_dict(route_out(d))
@@ -221,6 +222,8 @@ def test_route_out() -> None:
     assert out["signals"]["category_scores"] == {"code": 0.7, "math": 0.3}
     assert out["signals"]["estimated_prompt_tokens"] == 120
     assert out["timings"]["cache_hit"] is True and out["timings"]["classify_us"] == 0
+    assert (out["timings"]["encoder"], out["timings"]["escalated"]) == ("minilm", True)
+    assert out["timings"]["escalated_share"] == 0.25
     assert out["degraded"] is False and out["shadow_selected_id"] == ""
     # and back: the JSON parses as a RouteResponse
     back = parse_json(json.dumps(out).encode(), pb.RouteResponse())

@@ -60,6 +60,7 @@ def test_verify_passes(bundle: Path) -> None:
     m = verify(bundle)
     assert m["name"] == "manifest-test"
     assert m["format"] == 1
+    assert {"static.npy", "centroids.static.npz"} <= set(m["files"])  # the static encoder too
     files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     assert set(m["files"]) == files - {MANIFEST}
     for name, entry in m["files"].items():
@@ -78,7 +79,10 @@ def test_version_is_content_addressed(pristine: Path) -> None:
 
 
 # --- tampering
-@pytest.mark.parametrize("name", ["encoder.onnx", "tokenizer.json", "centroids.npz"])
+@pytest.mark.parametrize(
+    "name",
+    ["encoder.onnx", "tokenizer.json", "centroids.npz", "static.npy", "centroids.static.npz"],
+)
 def test_flipped_byte_refused(bundle: Path, name: str) -> None:
     flip_one_byte(bundle / name)
     msg = refused(bundle)

@@ -14,7 +14,7 @@ from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.errors import RouteIQError
 from routeiq_sidecar.strategies.knn import KnnHead
-from routeiq_sidecar.strategies.registry import build_strategies
+from routeiq_sidecar.strategies.registry import build_strategies, with_escalation
 from routeiq_sidecar.training.embed import embed_cached
 from routeiq_sidecar.training.pairs import ROUTELLM_PAIR, default_pair, mean_pair_apgr
 from routeiq_sidecar.training.train import TrainOptions, train_bundle
@@ -64,7 +64,8 @@ def test_bundle_is_verified_and_complete(trained: tuple[Path, dict[str, Any]]) -
     out, m = trained
     assert mf.verify(out)["version"] == m["version"]
     assert {"encoder.onnx", "encoder.int8.onnx", "tokenizer.json", "centroids.npz", "knn.npz",
-            "mlp.onnx", "mf.onnx"} == set(m["files"])
+            "mlp.onnx", "mf.onnx", "static.npy", "centroids.static.npz"} == set(m["files"])
+    assert set(m["static"]["heads"]) == {"centroid"}  # minilm training: static heads untouched
     assert m["models"] == ["acme/strong", "weak"]
     assert m["aliases"] == {"strong-alias": "acme/strong"}
     assert m["default_strategy"] in {"knn", "mlp", "mf", "ensemble"}
@@ -131,6 +132,42 @@ def test_strategy_subset_and_no_split(data: Path, tiny_bundle_path: Path,
     assert m["training"]["split"]["n_test"] == 0 and m["training"]["split"]["n_train"] == 100
 
 
+def test_static_encoder_heads(data: Path, tiny_bundle_path: Path, tmp_path: Path) -> None:
+    """--encoder static: heads fitted on the static vectors, in the static table only."""
+    m = train(data, tiny_bundle_path, tmp_path / "s", split="group", strategies=("knn", "mlp"),
+              encoder="static")
+    static = m["static"]
+    assert set(static["heads"]) == {"centroid", "knn", "mlp", "ensemble"}
+    assert static["heads"]["knn"]["file"] == "static.knn.npz"
+    assert static["heads"]["mlp"]["file"] == "static.mlp.onnx"
+    assert static["default_strategy"] in {"knn", "mlp", "ensemble"}
+    assert set(m["heads"]) == {"centroid"} and m["default_strategy"] == "centroid"
+    assert m["training"]["encoder"] == "static"
+    assert set(m["report"]) == {"knn", "mlp", "ensemble"}
+    b = load_bundle(tmp_path / "s", encoder="static")
+    assert b.kind == "static" and b.default_strategy == static["default_strategy"]
+    knn = build_strategies(b).trained()["knn"].head
+    assert knn.embeddings.shape[1] == b.encoder.dim == static["dim"]  # type: ignore[attr-defined]
+    minilm = load_bundle(tmp_path / "s")  # the MiniLM view has no trained head
+    assert build_strategies(minilm).trained() == {}
+
+
+def test_cascade_trains_both_encoders(data: Path, tiny_bundle_path: Path, tmp_path: Path) -> None:
+    m = train(data, tiny_bundle_path, tmp_path / "c", split="group", strategies=("knn",),
+              encoder="cascade")
+    assert set(m["heads"]) == {"centroid", "knn"} and m["heads"]["knn"]["file"] == "knn.npz"
+    assert set(m["static"]["heads"]) == {"centroid", "knn"}
+    assert set(m["training"]["validation"]["scores_by_encoder"]) == {"static", "minilm"}
+    assert m["report"] == m["report_by_encoder"]["static"]  # the tier that answers first
+    b = load_bundle(tmp_path / "c", encoder="cascade")
+    assert b.kind == "static" and b.escalation is not None and b.escalation.kind == "minilm"
+    both = with_escalation(b)
+    assert both.escalation is not None
+    for view, strategies in ((b, both), (b.escalation, both.escalation)):
+        knn = strategies.trained()["knn"].head
+        assert knn.embeddings.shape[1] == view.encoder.dim  # type: ignore[attr-defined]
+
+
 def test_training_on_a_trained_bundle_replaces_its_heads(
     trained: tuple[Path, dict[str, Any]], data: Path, tmp_path: Path
 ) -> None:
@@ -145,6 +182,7 @@ def test_training_on_a_trained_bundle_replaces_its_heads(
         ({"aliases": {"x": "gpt-9"}}, "not a trained model"),
         ({"strategies": ("knn", "forest")}, "forest"),
         ({"split": "sideways"}, "sideways"),
+        ({"encoder": "word2vec"}, "unknown encoder 'word2vec'"),
     ],
 )
 def test_bad_options(data: Path, tiny_bundle_path: Path, tmp_path: Path,

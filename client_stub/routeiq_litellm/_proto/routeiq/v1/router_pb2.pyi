@@ -128,7 +128,7 @@ class Signals(_message.Message):
     def __init__(self, category: _Optional[str] = ..., complexity: _Optional[str] = ..., confidence: _Optional[float] = ..., complexity_score: _Optional[float] = ..., estimated_prompt_tokens: _Optional[int] = ..., category_scores: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Timings(_message.Message):
-    __slots__ = ("tokenize_us", "embed_us", "classify_us", "queue_us", "total_us", "batch_size", "cache_hit")
+    __slots__ = ("tokenize_us", "embed_us", "classify_us", "queue_us", "total_us", "batch_size", "cache_hit", "encoder", "escalated", "escalated_share")
     TOKENIZE_US_FIELD_NUMBER: _ClassVar[int]
     EMBED_US_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_US_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,9 @@ class Timings(_message.Message):
     TOTAL_US_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
+    ESCALATED_FIELD_NUMBER: _ClassVar[int]
+    ESCALATED_SHARE_FIELD_NUMBER: _ClassVar[int]
     tokenize_us: int
     embed_us: int
     classify_us: int
@@ -143,7 +146,10 @@ class Timings(_message.Message):
     total_us: int
     batch_size: int
     cache_hit: bool
-    def __init__(self, tokenize_us: _Optional[int] = ..., embed_us: _Optional[int] = ..., classify_us: _Optional[int] = ..., queue_us: _Optional[int] = ..., total_us: _Optional[int] = ..., batch_size: _Optional[int] = ..., cache_hit: _Optional[bool] = ...) -> None: ...
+    encoder: str
+    escalated: bool
+    escalated_share: float
+    def __init__(self, tokenize_us: _Optional[int] = ..., embed_us: _Optional[int] = ..., classify_us: _Optional[int] = ..., queue_us: _Optional[int] = ..., total_us: _Optional[int] = ..., batch_size: _Optional[int] = ..., cache_hit: _Optional[bool] = ..., encoder: _Optional[str] = ..., escalated: _Optional[bool] = ..., escalated_share: _Optional[float] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
     __slots__ = ("decision_id", "selected_id", "selected_model", "ranking", "strategy", "experiment", "arm", "signals", "reason", "degraded", "sticky", "timings", "bundle_version", "request_id", "profile", "shadow_strategy", "shadow_selected_id")
