@@ -25,6 +25,7 @@ from routeiq_sidecar.model.signals import CentroidClassifier, centroids_from, or
 from routeiq_sidecar.model.static_encoder import static_encoder_for
 from routeiq_sidecar.progress import progress
 
+LAYOUT = 2  # bump when build_bundle writes other files (2: the static encoder); see default.py
 CENTROIDS_FILE = "centroids.npz"
 STATIC_DIMS = 256  # width of the distilled static vectors (export/static_distill.py)
 STATIC_CENTROIDS_FILE = "centroids.static.npz"

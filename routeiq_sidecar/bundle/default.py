@@ -1,7 +1,8 @@
 """The embedded default bundle: built once from the installed MiniLM package, then cached.
 
 Cached under ``<home>/bundles/default-<key>``, the key covering the sidecar's version, the
-weights package's version and the prototype prompts, so an upgrade builds a fresh bundle.
+weights package's version, the prototype prompts and the bundle layout (which files a build
+writes), so an upgrade builds a fresh bundle.
 Concurrent starts (several workers) take a file lock; the loser reuses the winner's bundle.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
-from routeiq_sidecar.bundle.build import build_bundle
+from routeiq_sidecar.bundle.build import LAYOUT, build_bundle
 from routeiq_sidecar.bundle.minilm_weights import DISTRIBUTION, minilm_model_dir
 from routeiq_sidecar.bundle.prototypes import load_prototypes
 from routeiq_sidecar.errors import BundleError
@@ -25,7 +26,8 @@ log = logging.getLogger("routeiq.bundle")
 
 def default_bundle_path(home: Path) -> Path:
     minilm_model_dir()  # a clear error when the weights package is missing
-    key = f"{__version__}|{metadata.version(DISTRIBUTION)}|{load_prototypes().digest}"
+    key = (f"{__version__}|{metadata.version(DISTRIBUTION)}|{load_prototypes().digest}"
+           f"|layout{LAYOUT}")
     return Path(home) / "bundles" / f"default-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
