@@ -19,7 +19,7 @@ import uvicorn
 from grpc_health.v1 import health, health_pb2
 
 from routeiq_sidecar.api.grpc import SERVICE_NAME, build_grpc_server
-from routeiq_sidecar.api.pipeline import Runtime
+from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.api.rest import build_rest_app
 from routeiq_sidecar.bundle.default import ensure_default_bundle
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
@@ -88,7 +88,7 @@ class Sidecar:
         self._bundle = bundle
         self.http_port = 0
         self.grpc_port = 0
-        self.runtime: Runtime | None = None
+        self.pipeline: Pipeline | None = None
         self._uvicorn: uvicorn.Server | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
@@ -100,8 +100,8 @@ class Sidecar:
 
     @property
     def engine(self) -> Engine:
-        assert self.runtime is not None
-        return self.runtime.engine
+        assert self.pipeline is not None
+        return self.pipeline.engine
 
     async def start(self, *, reuse_port: bool = False) -> None:
         s = self.settings
@@ -112,7 +112,7 @@ class Sidecar:
             strategies = await asyncio.to_thread(with_escalation, bundle)
         self._manifest_stamp = _stamp(bundle.path)
         catalogue = load_catalogue(s.catalogue)
-        self.runtime = Runtime(
+        self.pipeline = Pipeline(
             Engine(s, bundle, catalogue, strategies=strategies),
             tracing=Tracing(s.otlp_endpoint),
             reloader=self.reload,
@@ -123,7 +123,7 @@ class Sidecar:
         sock = bind_socket(s.http_host, s.http_port, reuse_port=reuse_port)
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            build_rest_app(self.runtime),
+            build_rest_app(self.pipeline),
             log_config=None,
             lifespan="off",
             access_log=False,
@@ -138,7 +138,7 @@ class Sidecar:
             await asyncio.sleep(0.01)
 
         self._grpc, health_servicer = build_grpc_server(
-            self.runtime, s.max_body_bytes, reuse_port=reuse_port
+            self.pipeline, s.max_body_bytes, reuse_port=reuse_port
         )
         self._health = health_servicer
         self.grpc_port = self._grpc.add_insecure_port(_fmt(s.grpc_host, s.grpc_port))
@@ -189,14 +189,14 @@ class Sidecar:
 
     async def begin_drain(self) -> None:
         """/readyz and gRPC health turn NOT_SERVING; new requests get 503 / UNAVAILABLE."""
-        if self.runtime is not None:
-            self.runtime.draining = True
+        if self.pipeline is not None:
+            self.pipeline.draining = True
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
 
     async def stop(self) -> None:
         """Drain: health turns NOT_SERVING at once, in-flight requests finish, then exit."""
-        if self.runtime is None or self._stopped.is_set():
+        if self.pipeline is None or self._stopped.is_set():
             return
         await self.begin_drain()
         if self._watch_task is not None:
@@ -215,7 +215,7 @@ class Sidecar:
 
         await asyncio.gather(stop_http(), stop_grpc())
         await self.engine.close()
-        self.runtime.tracing.shutdown()
+        self.pipeline.tracing.shutdown()
         self._stopped.set()
         log.info("stopped")
 
@@ -236,7 +236,7 @@ async def run_forever(
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(
         signal.SIGHUP,
-        lambda: asyncio.ensure_future(sidecar.reload()) if sidecar.runtime else None,
+        lambda: asyncio.ensure_future(sidecar.reload()) if sidecar.pipeline else None,
     )
     await sidecar.start(reuse_port=reuse_port)
     if on_ready is not None:

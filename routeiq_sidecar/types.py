@@ -124,3 +124,10 @@ class Decision:
     arm: str = ""
     shadow_strategy: str = ""
     shadow_selected_id: str = ""
+
+
+@dataclass(frozen=True)
+class Classified:
+    signals: Signals
+    timings: Timings
+    bundle_version: str

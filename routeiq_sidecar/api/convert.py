@@ -10,11 +10,11 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
-from routeiq_sidecar.engine.engine import Classified
 from routeiq_sidecar.errors import invalid
 from routeiq_sidecar.types import (
     CandidateSpec,
     ChatMessage,
+    Classified,
     Decision,
     RouteInput,
     Signals,

@@ -12,9 +12,10 @@ pick the deployment's cluster. Rules (documented in the README, "Use with Envoy"
 - RouteIQ itself failing (draining, overloaded, a wrong or missing ``auth_token``, an internal
   error) ends the stream with a gRPC error, so Envoy's ``failure_mode_allow`` decides: default
   route (true) or an error (false). Decisions share the other transports' pipeline
-  (``Runtime.serve``: in-flight bound, span, metrics, decision log).
+  (``Pipeline.serve``: in-flight bound, span, metrics, decision log).
 - The decision has its own deadline (``ext_proc_deadline_ms``, below Envoy's
-  ``message_timeout``): past it the fallback rule answers (``x-routeiq-degraded: true``).
+  ``message_timeout``, applied by the pipeline): past it the fallback rule answers
+  (``x-routeiq-degraded: true``). The body is read by api/openai_body.py.
 - Whatever processing mode Envoy is configured with is honoured: each message Envoy sends gets
   its one answer (none in observability mode), streamed bodies pass through untouched (echoed
   back in FULL_DUPLEX_STREAMED), and response bodies are never buffered or changed.
@@ -38,9 +39,10 @@ from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
 from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 
-from routeiq_sidecar.api.pipeline import Runtime
+from routeiq_sidecar.api.openai_body import NotRoutable, route_input
+from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status
-from routeiq_sidecar.types import ChatMessage, Decision, RouteInput
+from routeiq_sidecar.types import Decision
 
 log = logging.getLogger("routeiq.ext_proc")
 SERVICE_NAME = ep.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name
@@ -83,10 +85,6 @@ class _Stream:
     decided_at: float = 0.0
 
 
-class _Skip(Exception):
-    """This request cannot be routed; the reason is logged and the request passes unchanged."""
-
-
 def _headers(msg: ep.HttpHeaders) -> dict[str, str]:
     out: dict[str, str] = {}
     for h in msg.headers.headers:
@@ -102,70 +100,8 @@ def _set(key: str, value: str) -> base_pb2.HeaderValueOption:
     )
 
 
-def _text(content: Any, where: str) -> str:
-    """OpenAI content: a string, null, or a list of parts of which the text parts count."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            p["text"]
-            for p in content
-            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-        )
-    raise _Skip(f"{where}.content is neither a string nor a list of parts")
-
-
-def _messages(raw: Any) -> tuple[ChatMessage, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise _Skip("messages is not a list")
-    out = []
-    for i, m in enumerate(raw):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise _Skip(f"messages[{i}] has no role")
-        name = m.get("name")
-        out.append(
-            ChatMessage(
-                m["role"],
-                _text(m.get("content"), f"messages[{i}]"),
-                name if isinstance(name, str) else "",
-            )
-        )
-    return tuple(out)
-
-
-def _route_input(body: bytes, st: _Stream, deadline_ms: int) -> tuple[RouteInput, dict[str, Any]]:
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        raise _Skip("body is not JSON") from None
-    if not isinstance(doc, dict):
-        raise _Skip("body is not a JSON object")
-    model = doc.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise _Skip("body has no model")
-    prompt = doc.get("prompt")
-    messages = _messages(doc.get("messages"))
-    if not messages and not isinstance(prompt, str):
-        raise _Skip("body has neither messages nor prompt")
-    user = doc.get("user")
-    inp = RouteInput(
-        request_id=st.request_id,
-        model_group=model,
-        messages=messages,
-        prompt=prompt if isinstance(prompt, str) else "",
-        profile=st.profile,
-        user_id=user if isinstance(user, str) else "",
-        deadline_ms=deadline_ms,
-    )
-    return inp, doc
-
-
 class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Pipeline) -> None:
         self.rt = rt
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -174,10 +110,9 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
     ) -> AsyncIterator[ep.ProcessingResponse]:
         st = _Stream()
         try:
-            self.rt.check_serving()
             # Envoy sends the token as the grpc_service's initial_metadata.
             md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-            self.rt.check_auth(md.get("authorization"))
+            self.rt.open_stream(md.get("authorization"))
             async for req in request_iterator:
                 if req.HasField("protocol_config"):
                     st.request_body_mode = req.protocol_config.request_body_mode
@@ -187,7 +122,6 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
                     yield resp
         except RouteIQError as err:
             # RouteIQ cannot serve: Envoy's failure_mode_allow picks the default route or an error.
-            self.rt.engine.metrics.rejections.labels(err.kind.value).inc()
             log.warning("ext_proc stream failed: %s", err.message)
             await context.abort(grpc_status(err), err.message)
         except Exception:
@@ -241,13 +175,13 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
         body, st.chunks = b"".join(st.chunks), []
         try:
             return await self._decide(body, st)
-        except _Skip as skip:
+        except NotRoutable as skip:
             log.debug("pass %s: %s", st.request_id, skip)
         return ep.ProcessingResponse(request_body=ep.BodyResponse())
 
     async def _decide(self, body: bytes, st: _Stream) -> ep.ProcessingResponse:
-        s = self.rt.engine.settings
-        inp, doc = _route_input(body, st, s.ext_proc_deadline_ms)
+        s = self.rt.settings
+        inp, doc = route_input(body, st.request_id, st.profile)
         try:
             # The shared pipeline: drain, in-flight bound, span (the request's traceparent),
             # metrics, decision log. The stream was authenticated when it opened.
@@ -259,10 +193,10 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
                 authorization=None,
                 protected=False,
             ) as span:
-                d = await self.rt.route(inp, span)
+                d = await self.rt.route(inp, span, transport="ext_proc")
         except RouteIQError as err:
             if err.kind in _PASS_KINDS:
-                raise _Skip(err.message) from None
+                raise NotRoutable(err.message) from None
             raise
         st.decision_id, st.decided_at = d.decision_id, time.perf_counter()
         common = ep.CommonResponse(
@@ -278,7 +212,7 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
 
     # --- response
     def _response_headers(self, msg: ep.HttpHeaders, st: _Stream) -> None:
-        if not st.decision_id or not self.rt.engine.settings.ext_proc_feedback:
+        if not st.decision_id or not self.rt.settings.ext_proc_feedback:
             return
         status = _headers(msg).get(":status", "")
         code = int(status) if status.isdigit() else 0
@@ -295,7 +229,7 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
 
     async def _feedback(self, decision_id: str, outcome: dict[str, Any]) -> None:
         try:
-            await self.rt.engine.feedback(decision_id, outcome)
+            await self.rt.feedback(decision_id, outcome)
         except RouteIQError as err:  # expired, or feedback already sent by the gateway
             log.debug("ext_proc feedback for %s not recorded: %s", decision_id, err.message)
         except Exception:
@@ -328,7 +262,7 @@ def _passthrough(msg: ep.HttpBody, mode: int | None) -> ep.BodyResponse:
     )
 
 
-def add_ext_proc(server: grpc.aio.Server, rt: Runtime) -> str:
+def add_ext_proc(server: grpc.aio.Server, rt: Pipeline) -> str:
     """Serve Envoy's ExternalProcessor on ``server``; returns its name for reflection."""
     ep_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(rt), server)
     return SERVICE_NAME

@@ -1,11 +1,10 @@
-"""gRPC transport (grpc.aio): call the engine, map domain errors to status codes. Nothing else."""
+"""gRPC transport (grpc.aio): call the pipeline, map domain errors to status codes. Nothing else."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import grpc
@@ -16,8 +15,7 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.api import convert
 from routeiq_sidecar.api.ext_proc import add_ext_proc
-from routeiq_sidecar.api.info import info_out
-from routeiq_sidecar.api.pipeline import Runtime
+from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.errors import RouteIQError, grpc_status
 
 log = logging.getLogger("routeiq.grpc")
@@ -37,7 +35,7 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
 
 
 class RouterServicer(pb_grpc.RouterServiceServicer):
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Pipeline) -> None:
         self.rt = rt
 
     async def _call(
@@ -68,11 +66,10 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
     async def Route(self, request: pb.RouteRequest, context: Any) -> pb.RouteResponse:
         async def run(rid: str, span: Any) -> pb.RouteResponse:
             inp = convert.route_in(request, rid)
-            remaining = context.time_remaining()
-            if inp.deadline_ms == 0 and remaining is not None:
-                # The gRPC deadline bounds the model path; keep a fifth for the fallback rule.
-                inp = replace(inp, deadline_ms=int(max(1.0, remaining * 1000 * 0.8)))
-            return convert.route_out(await self.rt.route(inp, span))
+            d = await self.rt.route(
+                inp, span, transport="grpc", time_remaining_s=context.time_remaining()
+            )
+            return convert.route_out(d)
 
         return await self._call("Route", context, run)
 
@@ -80,7 +77,7 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
         async def run(rid: str, span: Any) -> pb.ClassifyResponse:
             rid = request.request_id or rid
             msgs = convert.messages_in(request.messages)
-            c = await self.rt.engine.classify(rid, msgs, request.prompt)
+            c = await self.rt.classify(rid, msgs, request.prompt)
             return convert.classify_out(c, rid)
 
         return await self._call("Classify", context, run)
@@ -88,7 +85,7 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
     async def Feedback(self, request: pb.FeedbackRequest, context: Any) -> pb.FeedbackResponse:
         async def run(rid: str, span: Any) -> pb.FeedbackResponse:
             outcome = convert.feedback_outcome(request)
-            dup = await self.rt.engine.feedback(request.decision_id, outcome)
+            dup = await self.rt.feedback(request.decision_id, outcome)
             return pb.FeedbackResponse(
                 accepted=True, duplicate=dup, decision_id=request.decision_id
             )
@@ -97,13 +94,13 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
 
     async def GetInfo(self, request: pb.GetInfoRequest, context: Any) -> pb.GetInfoResponse:
         async def run(rid: str, span: Any) -> pb.GetInfoResponse:
-            return info_out(self.rt.engine)
+            return self.rt.info()
 
         return await self._call("GetInfo", context, run)
 
 
 def build_grpc_server(
-    rt: Runtime, max_message_bytes: int, *, reuse_port: bool = False
+    rt: Pipeline, max_message_bytes: int, *, reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     server = grpc.aio.server(
         options=[

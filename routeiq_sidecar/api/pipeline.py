@@ -1,8 +1,10 @@
-"""What both transports share: the engine, serving state, and the per-request pipeline.
+"""The one facade the transports call: REST, gRPC and Envoy ext_proc touch nothing else.
 
-``Runtime.serve(...)`` wraps every API call the same way on REST and gRPC: a span (context from
-the caller's ``traceparent``), drain and auth checks, the in-flight bound (load shedding),
-metrics and a log line for every refusal. Transports only convert messages and map errors.
+``Pipeline.serve(...)`` wraps every API call the same way on every transport: a span (context
+from the caller's ``traceparent``), drain and auth checks, the in-flight bound (load shedding),
+metrics and a log line for every refusal. ``route`` applies the one deadline policy, then the
+engine; ``classify``, ``feedback``, ``info`` and ``reload`` pass through. Transports only
+convert messages and map errors.
 """
 
 from __future__ import annotations
@@ -13,25 +15,38 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from opentelemetry.trace import Span
 
+from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
+from routeiq_sidecar.api.info import info_out
+from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
+from routeiq_sidecar.telemetry.metrics import Metrics
 from routeiq_sidecar.telemetry.tracing import Tracing, decision_attributes, mark_error
-from routeiq_sidecar.types import Decision, RouteInput
+from routeiq_sidecar.types import ChatMessage, Classified, Decision, RouteInput
 
 log = logging.getLogger("routeiq.requests")
 
 Reloader = Callable[[], Awaitable[tuple[bool, str]]]
+GRPC_DEADLINE_SHARE = 0.8  # of a gRPC deadline for the model path; the rest for the fallback
 
 
 async def _no_reload() -> tuple[bool, str]:
     return False, "reload is not available in this process"
 
 
+@dataclass(frozen=True)
+class Reloaded:
+    ok: bool
+    detail: str
+    bundle_version: str  # the version served after the attempt
+
+
 @dataclass
-class Runtime:
+class Pipeline:
     engine: Engine
     tracing: Tracing = field(default_factory=lambda: Tracing(None))
     reloader: Reloader = _no_reload
@@ -41,6 +56,23 @@ class Runtime:
     @property
     def ready(self) -> bool:
         return not self.draining
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.engine.metrics
+
+    def open_stream(self, authorization: str | None) -> None:
+        """Admission of a long-lived stream (ext_proc): serving and authorised, else refused."""
+        try:
+            self.check_serving()
+            self.check_auth(authorization)
+        except RouteIQError as err:
+            self.metrics.rejections.labels(err.kind.value).inc()
+            raise
 
     def check_serving(self) -> None:
         if self.draining:
@@ -119,10 +151,35 @@ class Runtime:
             finally:
                 metrics.request_seconds.labels(transport, method).observe(time.perf_counter() - t0)
 
-    async def route(self, inp: RouteInput, span: Span) -> Decision:
-        s = self.engine.settings
-        if inp.deadline_ms == 0 and s.default_deadline_ms:
-            inp = replace(inp, deadline_ms=s.default_deadline_ms)
+    def deadline_ms(
+        self, asked_ms: int, *, transport: str, time_remaining_s: float | None = None
+    ) -> int:
+        """The one deadline policy: the request's own ``deadline_ms``; else ext_proc's
+        ``ext_proc_deadline_ms``; else 80% of the gRPC deadline; else ``default_deadline_ms``."""
+        s = self.settings
+        if asked_ms != 0:  # a negative one is refused by the engine's validation
+            return asked_ms
+        if transport == "ext_proc" and s.ext_proc_deadline_ms > 0:
+            return s.ext_proc_deadline_ms
+        if time_remaining_s is not None:
+            return int(max(1.0, time_remaining_s * 1000 * GRPC_DEADLINE_SHARE))
+        return s.default_deadline_ms
+
+    async def route(
+        self,
+        inp: RouteInput,
+        span: Span,
+        *,
+        transport: str,
+        time_remaining_s: float | None = None,
+    ) -> Decision:
+        """A decision within the deadline policy; ``time_remaining_s``: the transport's own."""
+        s = self.settings
+        deadline = self.deadline_ms(
+            inp.deadline_ms, transport=transport, time_remaining_s=time_remaining_s
+        )
+        if deadline != inp.deadline_ms:
+            inp = replace(inp, deadline_ms=deadline)
         d = await self.engine.route(inp)
         if self.tracing.enabled:
             span.set_attributes(decision_attributes(d, inp.model_group, len(d.ranking)))
@@ -142,3 +199,21 @@ class Runtime:
                 },
             )
         return d
+
+    async def classify(
+        self, request_id: str, messages: tuple[ChatMessage, ...], prompt: str
+    ) -> Classified:
+        return await self.engine.classify(request_id, messages, prompt)
+
+    async def feedback(self, decision_id: str, outcome: dict[str, Any]) -> bool:
+        """True when this decision already had feedback (idempotent)."""
+        return await self.engine.feedback(decision_id, outcome)
+
+    def info(self) -> pb.GetInfoResponse:
+        return info_out(self.engine)
+
+    async def reload(self, authorization: str | None) -> Reloaded:
+        """Admin: load the configured bundle again (the old one stays on failure)."""
+        self.check_auth(authorization)
+        ok, detail = await self.reloader()
+        return Reloaded(ok, detail, self.engine.loaded.bundle.version)

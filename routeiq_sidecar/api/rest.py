@@ -1,4 +1,4 @@
-"""REST transport (starlette): parse proto JSON, call the engine, map errors. Nothing else.
+"""REST transport (starlette): parse proto JSON, call the pipeline, map errors. Nothing else.
 
 Open endpoints (no token): /healthz, /readyz, /metrics, /openapi.json. Everything under /v1
 needs ``Authorization: Bearer <auth_token>`` when ``auth_token`` is set.
@@ -25,9 +25,8 @@ from starlette.types import Message as AsgiMessage
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.api import convert
-from routeiq_sidecar.api.info import info_out
 from routeiq_sidecar.api.openapi import openapi_document
-from routeiq_sidecar.api.pipeline import Runtime
+from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, http_status
 
 log = logging.getLogger("routeiq.rest")
@@ -47,7 +46,7 @@ class RequestContextMiddleware:
     """Every response (errors, 404s, load-shed ones) carries x-request-id, and traceparent when
     tracing is on: the request's span is opened here, around everything else."""
 
-    def __init__(self, app: ASGIApp, rt: Runtime) -> None:
+    def __init__(self, app: ASGIApp, rt: Pipeline) -> None:
         self.app = app
         self.rt = rt
 
@@ -106,8 +105,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def build_rest_app(rt: Runtime) -> ASGIApp:
-    settings = rt.engine.settings
+def build_rest_app(rt: Pipeline) -> ASGIApp:
+    settings = rt.settings
 
     async def call(
         request: Request,
@@ -138,19 +137,19 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
             return error_response(RouteIQError(ErrorKind.INTERNAL, "internal error"))
 
     async def route(req: pb.RouteRequest, rid: str, span: Any) -> Message:
-        return convert.route_out(await rt.route(convert.route_in(req, rid), span))
+        return convert.route_out(await rt.route(convert.route_in(req, rid), span, transport="http"))
 
     async def classify(req: pb.ClassifyRequest, rid: str, span: Any) -> Message:
         rid = req.request_id or rid
-        c = await rt.engine.classify(rid, convert.messages_in(req.messages), req.prompt)
+        c = await rt.classify(rid, convert.messages_in(req.messages), req.prompt)
         return convert.classify_out(c, rid)
 
     async def feedback(req: pb.FeedbackRequest, rid: str, span: Any) -> Message:
-        dup = await rt.engine.feedback(req.decision_id, convert.feedback_outcome(req))
+        dup = await rt.feedback(req.decision_id, convert.feedback_outcome(req))
         return pb.FeedbackResponse(accepted=True, duplicate=dup, decision_id=req.decision_id)
 
     async def info(_: None, rid: str, span: Any) -> Message:
-        return info_out(rt.engine)
+        return rt.info()
 
     async def route_ep(request: Request) -> Response:
         return await call(request, "Route", pb.RouteRequest(), route)
@@ -168,17 +167,16 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
         """Admin: verify and load the configured bundle again (the old one stays on failure)."""
         rid: str = request.scope["state"]["request_id"]
         try:
-            rt.check_auth(request.headers.get("authorization"))
+            r = await rt.reload(request.headers.get("authorization"))
         except RouteIQError as err:
             return error_response(err)
-        ok, detail = await rt.reloader()
         body = {
-            "reloaded": ok,
-            "detail": detail,
-            "bundle_version": rt.engine.loaded.bundle.version,
+            "reloaded": r.ok,
+            "detail": r.detail,
+            "bundle_version": r.bundle_version,
             "request_id": rid,
         }
-        return JSONResponse(body, status_code=200 if ok else 409)
+        return JSONResponse(body, status_code=200 if r.ok else 409)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -189,7 +187,7 @@ def build_rest_app(rt: Runtime) -> ASGIApp:
         return PlainTextResponse("draining\n", status_code=503)
 
     async def metrics_ep(request: Request) -> Response:
-        return Response(generate_latest(rt.engine.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     doc = json.dumps(openapi_document()).encode()
 

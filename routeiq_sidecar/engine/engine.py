@@ -51,6 +51,7 @@ from routeiq_sidecar.types import (
     UNKNOWN_PRICE_PER_MTOK,
     CandidateSpec,
     ChatMessage,
+    Classified,
     Decision,
     RouteInput,
     Score,
@@ -93,13 +94,6 @@ class Ranked:
     lam: float
     note: str
     learned: bool
-
-
-@dataclass(frozen=True)
-class Classified:
-    signals: Signals
-    timings: Timings
-    bundle_version: str
 
 
 def _us_since(t0: int) -> int:

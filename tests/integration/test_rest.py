@@ -107,13 +107,13 @@ async def test_health_ready_metrics_openapi(sidecar: Sidecar) -> None:
 
 
 async def test_readyz_turns_503_when_draining(sidecar: Sidecar) -> None:
-    assert sidecar.runtime is not None
-    sidecar.runtime.draining = True
+    assert sidecar.pipeline is not None
+    sidecar.pipeline.draining = True
     async with httpx.AsyncClient() as c:
         assert (await c.get(url(sidecar, "/readyz"))).status_code == 503
         r = await c.post(url(sidecar, "/v1/route"), json={"prompt": "hi", "candidates": [CHEAP]})
     assert r.status_code == 503 and r.headers["x-request-id"]
-    sidecar.runtime.draining = False
+    sidecar.pipeline.draining = False
 
 
 BAD = [

@@ -16,9 +16,8 @@ from routeiq_sidecar.api.convert import (
     route_out,
     to_json_dict,
 )
-from routeiq_sidecar.engine.engine import Classified
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
-from routeiq_sidecar.types import CandidateSpec, Decision, Score, Signals, Timings
+from routeiq_sidecar.types import CandidateSpec, Classified, Decision, Score, Signals, Timings
 
 FULL = {
     "request_id": "req-1",
