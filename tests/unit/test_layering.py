@@ -25,8 +25,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("export", "training", "loadtest"),
 )
 BUILD_TIME = ("export", "training")
-# The one sanctioned path from serve-time code to build-time code: building a bundle.
-BUILD_PATHS = {("routeiq_sidecar.bundle.build", "routeiq_sidecar.export.minilm")}
+# The one sanctioned path from serve-time code to build-time code: building a bundle
+# (bundle/build.py imports export/ inside the functions that build).
+BUILDER = "routeiq_sidecar.bundle.build"
+
+
+def build_path(m: str, n: str) -> bool:
+    return m == BUILDER and area(n) == "export"
 
 
 def module_name(path: Path) -> str:
@@ -96,7 +101,7 @@ def test_imports_point_down_the_layers() -> None:
         f"{m} -> {n}"
         for m in modules()
         for n in imports(m)
-        if layer(n) > layer(m) and (m, n) not in BUILD_PATHS
+        if layer(n) > layer(m) and not build_path(m, n)
     ]
     assert upward == []
 
@@ -107,7 +112,7 @@ def test_serving_code_does_not_import_build_time_code() -> None:
         f"{m} -> {n}"
         for m in serving
         for n in imports(m)
-        if area(n) in BUILD_TIME and (m, n) not in BUILD_PATHS
+        if area(n) in BUILD_TIME and not build_path(m, n)
     ]
     assert leaks == []
 
