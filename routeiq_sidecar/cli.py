@@ -39,6 +39,7 @@ SERVE_FLAGS: dict[str, tuple[str, type]] = {
     "--home": ("home", Path),
     "--log-level": ("log_level", str),
     "--encoder": ("encoder", str),
+    "--cascade-margin": ("cascade_margin", float),
     "--encoder-precision": ("encoder_precision", str),
     "--strategy": ("default_strategy", str),
 }

@@ -78,7 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bundle=args.eval_bundle, data=args.data, strong=args.strong, weak=args.weak,
         strategies=_strategies(args.eval_strategy), split=args.split, seed=args.seed,
         test_fraction=args.test_fraction, limit=args.limit, cache_dir=_cache_dir(args, s.home),
-        precision=s.encoder_precision, encoder=s.encoder,
+        precision=s.encoder_precision, encoder=s.encoder, cascade_margins=(s.cascade_margin,),
     ))
     if args.plot is not None:
         from routeiq_sidecar.training.plot import plot_report
@@ -142,5 +142,5 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--seed", type=int, default=None, help="split seed (default: the bundle's)")
     ev.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                     help="draw the PGR and quality-cost curves (needs matplotlib: [plot] extra)")
-    _add_setting_flags(ev, ("--home", "--encoder", "--encoder-precision"))
+    _add_setting_flags(ev, ("--home", "--encoder", "--cascade-margin", "--encoder-precision"))
     ev.set_defaults(fn=cmd_eval)

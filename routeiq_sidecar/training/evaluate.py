@@ -30,6 +30,7 @@ from routeiq_sidecar.errors import invalid
 from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
 from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.strategies.trained import TrainedStrategy
+from routeiq_sidecar.training.cascade_eval import cascade_summary
 from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
 from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_report
 from routeiq_sidecar.training.pairs import default_pair
@@ -42,7 +43,7 @@ from routeiq_sidecar.training.train import (
 )
 
 EVAL_SPLITS = ("auto", "all", "field", "group", "random")
-EVAL_ENCODERS = ("minilm", "static")
+EVAL_ENCODERS = ("minilm", "static", "cascade")
 
 
 @dataclass
@@ -58,7 +59,8 @@ class EvalOptions:
     limit: int | None = None
     cache_dir: Path | None = None
     precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
-    encoder: str = "minilm"  # whose heads and vectors: minilm or static (settings.encoder)
+    encoder: str = "minilm"  # whose heads and vectors: minilm, static, cascade (both)
+    cascade_margins: tuple[float, ...] = (0.05,)  # cascade: escalate under these margins
 
 
 def _r(x: float) -> float | None:
@@ -195,12 +197,42 @@ def _multi(
     return out
 
 
+def _cascade(opts: EvalOptions, minilm: LoadedBundle, ds: Dataset,
+             static_preds: dict[str, np.ndarray], pair: dict[str, Any]) -> dict[str, Any]:
+    """Per strategy with heads on both encoders: the static and MiniLM routers alone and the
+    cascade of the two at each margin (training/cascade_eval.py). The report's ``pair`` and
+    ``multi`` sections are the static tier's."""
+    names = tuple(n for n in static_preds if n in build_strategies(minilm).trained())
+    strategies = _strategies(minilm, names)
+    rows = rows_for(minilm, ds, ds.models, opts.cache_dir, "embedding minilm (eval)",
+                    opts.precision)
+    scores = score_matrix(ds, ds.models)
+    s, w = ds.models.index(pair["strong"]), ds.models.index(pair["weak"])
+    keep = np.isfinite(scores[:, s]) & np.isfinite(scores[:, w])
+    out: dict[str, Any] = {"margins": list(opts.cascade_margins), "strategies": {}}
+    for name, strategy in strategies.items():
+        pm = _predictions(strategy, rows, ds.models)
+        static_r = static_preds[name][keep, s] - static_preds[name][keep, w]
+        minilm_r = pm[keep, s] - pm[keep, w]
+        entry: dict[str, Any] = {
+            "static": pair["routers"][name],
+            "minilm": {k: _r(v) for k, v in pair_report(
+                minilm_r, scores[keep, s], scores[keep, w]).items()
+                if k in ("apgr", "cpt50", "cpt80")},
+        }
+        for m in opts.cascade_margins:
+            summary = cascade_summary(static_r, minilm_r, scores[keep, s], scores[keep, w], m)
+            entry[f"cascade@{m:g}"] = {k: _r(v) for k, v in summary.items()}
+        out["strategies"][name] = entry
+    return out
+
+
 def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(report, curves)``: the JSON report and the pair curves (for ``--plot``)."""
     if opts.encoder not in EVAL_ENCODERS:
-        raise invalid("encoder", f"eval runs one encoder's heads: {EVAL_ENCODERS}, "
-                      f"not {opts.encoder!r}")
+        raise invalid("encoder", f"unknown encoder {opts.encoder!r}; expected one of "
+                      f"{EVAL_ENCODERS}")
     data = load_jsonl(opts.data, limit=opts.limit)  # bad data fails before the heavier load
     bundle = bundle or load_bundle(opts.bundle, precision=opts.precision, encoder=opts.encoder)
     strategies = _strategies(bundle, opts.strategies)
@@ -216,7 +248,7 @@ def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
         "rows": len(ds),
         "split": used,
         "strategies": list(strategies),
-        "encoder": bundle.kind,
+        "encoder": opts.encoder,
         "encoder_precision": opts.precision,
     }
     if trained_with and trained_with != opts.precision and bundle.kind == "minilm":
@@ -226,6 +258,8 @@ def evaluate(opts: EvalOptions, *, bundle: LoadedBundle | None = None
         report["pair"] = _pair(opts, bundle, ds, preds, curves)
         main = bundle.default_strategy if bundle.default_strategy in preds else next(iter(preds))
         report.update({"strategy": main, **report["pair"]["routers"][main]})
+        if bundle.escalation is not None:
+            report["cascade"] = _cascade(opts, bundle.escalation, ds, preds, report["pair"])
     multi = _multi(bundle, ds, preds)
     if multi is not None:
         report["multi"] = multi

@@ -229,3 +229,29 @@ def test_embedding_cache_embeds_each_text_once(tiny_bundle: LoadedBundle, tmp_pa
     direct = tiny_bundle.encoder.encode(["four"]).vectors[0]
     assert b[1] == pytest.approx(direct, abs=1e-5)
     assert embed_cached(enc, [], **kw).shape == (0, enc.dim)  # type: ignore[arg-type]
+
+
+def test_eval_static_and_cascade(data: Path, tiny_bundle_path: Path, tmp_path: Path) -> None:
+    """eval --encoder static scores the static heads; cascade adds MiniLM's and the cascade's."""
+    from routeiq_sidecar.training.evaluate import EvalOptions, evaluate
+
+    out = tmp_path / "both"
+    train(data, tiny_bundle_path, out, split="group", strategies=("knn", "mlp"),
+          encoder="cascade")
+    static, _ = evaluate(EvalOptions(bundle=out, data=data, precision="fp32", encoder="static"))
+    assert static["encoder"] == "static" and set(static["pair"]["routers"]) >= {"knn", "mlp"}
+    both, _ = evaluate(EvalOptions(bundle=out, data=data, precision="fp32", encoder="cascade",
+                                   cascade_margins=(0.0, 0.1)))
+    assert both["pair"] == static["pair"]  # the static tier's report
+    knn = both["cascade"]["strategies"]["knn"]
+    assert knn["static"] == static["pair"]["routers"]["knn"]
+    assert knn["cascade@0"]["apgr"] == knn["static"]["apgr"]  # never escalates
+    assert knn["cascade@0"]["escalated_mean"] == 0.0
+    assert 0.0 <= knn["cascade@0.1"]["escalated_mean"] <= 1.0
+    assert set(knn["minilm"]) == {"apgr", "cpt50", "cpt80"}
+    with pytest.raises(RouteIQError, match="unknown encoder 'glove'"):
+        evaluate(EvalOptions(bundle=out, data=data, encoder="glove"))
+    only_minilm = tmp_path / "m"
+    train(data, tiny_bundle_path, only_minilm, split="group", strategies=("knn",))
+    with pytest.raises(RouteIQError, match=r"no trained head .* for the static encoder"):
+        evaluate(EvalOptions(bundle=only_minilm, data=data, precision="fp32", encoder="static"))
