@@ -12,6 +12,10 @@ occur in its training part are dropped). Embeddings are cached under ``HOME/embe
 rerun only refits the heads.
 
     .venv/bin/python bench/routing_quality.py --home .routeiq-home [--plots docs/img]
+
+``--encoder static`` trains and evaluates heads on the bundle's static encoder instead
+(``train --encoder static``, ``eval --encoder static``); ``--base DIR`` names the base bundle
+(default: the default bundle under HOME).
 """
 
 from __future__ import annotations
@@ -64,19 +68,21 @@ def machine() -> str:
 
 def run_set(stem: str, split: str, args: argparse.Namespace, base: Path) -> dict[str, Any]:
     data = args.data_dir / f"{stem}.jsonl"
-    out = args.home / "trained" / f"{stem}-{split}"
+    suffix = "" if args.encoder == "minilm" else f"-{args.encoder}"
+    out = args.home / "trained" / f"{stem}-{split}{suffix}"
     t0 = time.perf_counter()
-    cache, precision = args.home / "embeddings", args.encoder_precision
+    cache, precision, kind = args.home / "embeddings", args.encoder_precision, args.encoder
     manifest = train_bundle(TrainOptions(data=data, out=out, base_bundle=base, split=split,
-                                         seed=args.seed, cache_dir=cache, precision=precision),
-                            base=load_bundle(base, precision=precision))
+                                         seed=args.seed, cache_dir=cache, precision=precision,
+                                         encoder=kind),
+                            base=load_bundle(base, precision=precision, encoder=kind))
     t1 = time.perf_counter()
     report, curves = evaluate(EvalOptions(bundle=out, data=data, cache_dir=cache,
-                                          precision=precision))
+                                          precision=precision, encoder=kind))
     if args.plots is not None:
         from routeiq_sidecar.training.plot import plot_report
 
-        plot_report(report, curves, args.plots / f"routing-{stem}-{split}.png")
+        plot_report(report, curves, args.plots / f"routing-{stem}-{split}{suffix}.png")
     return {"stem": stem, "split": split, "manifest": manifest, "report": report,
             "train_s": t1 - t0, "eval_s": time.perf_counter() - t1}
 
@@ -127,17 +133,22 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--encoder-precision", default="int8", choices=["fp32", "int8"],
                    help="encoder used to train and evaluate (the server's default: int8)")
+    p.add_argument("--encoder", default="minilm", choices=["minilm", "static"],
+                   help="encoder whose vectors the heads learn from (train/eval --encoder)")
+    p.add_argument("--base", type=Path, default=None,
+                   help="base bundle (default: the default bundle under --home)")
     p.add_argument("--plots", type=Path, default=None, help="write routing-STEM-SPLIT.png here")
     p.add_argument("--json", type=Path, default=None, help="also write the raw reports here")
     args = p.parse_args()
     if not args.data_dir.is_dir():
         print(f"no data at {args.data_dir} (see ../shared/data/README.md)", file=sys.stderr)
         return 2
-    base = ensure_default_bundle(args.home)
+    base = args.base or ensure_default_bundle(args.home)
     pairs = [item.split(":", 1) for item in args.sets.split(",") if item]
     results = [run_set(stem, split, args, base) for stem, split in pairs]
-    print(f"Machine: {machine()}. Seed {args.seed}. Encoder: default MiniLM bundle "
-          f"({args.encoder_precision}).\n")
+    encoder = ("static (distilled from MiniLM)" if args.encoder == "static"
+               else f"MiniLM ({args.encoder_precision})")
+    print(f"Machine: {machine()}. Seed {args.seed}. Encoder: {encoder}, bundle {base}.\n")
     print("Strong/weak pair (router score = predicted quality of strong - of weak; "
           "bold = the bundle's default strategy, chosen on validation rows):\n")
     print(pair_table(results))
