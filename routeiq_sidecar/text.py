@@ -14,12 +14,16 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from routeiq_sidecar.types import ChatMessage
 
 SHORT_TURN_CHARS = 40
-CHARS_PER_TOKEN = 4.0
+CHARS_PER_TOKEN = 4.0  # the token estimate of a request (and of a training row's prompt)
+CLIP_CHARS_PER_TOKEN = 6  # the clip: headroom over the tokenizer's own truncation
+DEFAULT_MAX_SEQ_LENGTH = 256
 CLIP_SEP = " ... "
 _CODE_RE = re.compile(r"```|\bdef \w+\(|\bclass \w+|#include|\bfunction\s*\w*\(|;\s*$", re.M)
 _MATH_RE = re.compile(
@@ -35,6 +39,13 @@ class SelectedText:
     has_code: bool
     has_math: bool
     has_tool_messages: bool
+
+
+def clip_chars(encoder: Mapping[str, Any] | None = None) -> int:
+    """How much selected text the encoder can use: ``max_seq_length`` (the manifest's encoder
+    entry) at ~6 characters a token; the server and the training embed the same text."""
+    seq = (encoder or {}).get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+    return int(seq) * CLIP_CHARS_PER_TOKEN
 
 
 def estimate_tokens(chars: int) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 from routeiq_sidecar.errors import ErrorKind, RouteIQError
 from routeiq_sidecar.types import CandidateSpec, Score, Signals
 
+FALLBACK_STRATEGY = "length"  # answers when the encoder cannot (deadline, model error)
 PROFILE_LAMBDA = {"premium": 0.02, "auto": 0.15, "reasoning": 0.1, "eco": 0.5, "free": 0.0}
 REASONING_BONUS = 0.1
 TIE_EPS = 1e-9
@@ -135,3 +136,29 @@ def rank(
         ),
     )
     return [scores[i] for i in order]
+
+
+def explain(
+    selected: CandidateSpec,
+    ranking: list[Score],
+    strategy: str,
+    profile: str,
+    lam: float,
+    note: str,
+    cause: str,
+    notes: list[str] | None = None,
+) -> str:
+    """The decision's ``reason``: the winner's utility, what was ineligible, what degraded."""
+    top = ranking[0]
+    out = sum(1 for r in ranking if not r.eligible)
+    parts = [
+        f"{selected.id} ({selected.model}) has the best utility {top.utility:.3f} "
+        f"(quality {top.predicted_quality:.2f}, lambda {lam:g}) for {note or 'this prompt'}"
+        f" under strategy {strategy}, profile {profile}"
+    ]
+    if out:
+        parts.append(f"{out} of {len(ranking)} candidates ineligible")
+    parts.extend(notes or ())
+    if cause:
+        parts.insert(0, f"degraded: {cause}, fallback rule {FALLBACK_STRATEGY}")
+    return "; ".join(parts) + "."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine.catalogue import Catalogue
@@ -100,3 +101,17 @@ def check_request(inp: RouteInput, s: Settings) -> None:
         _finite_nonneg(inp.quality_cost_tradeoff, "quality_cost_tradeoff")
     if inp.deadline_ms < 0:
         raise invalid("deadline_ms", "must be >= 0 (0 = no deadline)")
+
+
+def check_feedback(decision_id: str, outcome: dict[str, Any]) -> None:
+    if not decision_id.strip():
+        raise invalid("decision_id", "must not be empty")
+    if outcome.get("score") is None and outcome.get("success") is None:
+        raise invalid("score", "send at least one of score (0..1) or success (bool)")
+    score = outcome.get("score")
+    if score is not None and not (0.0 <= float(score) <= 1.0):
+        raise invalid("score", f"must be within 0..1, got {score!r}")
+    for f in ("latency_ms", "cost_usd"):
+        v = outcome.get(f)
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise invalid(f, f"must be a finite number >= 0, got {v!r}")

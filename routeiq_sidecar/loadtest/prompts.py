@@ -102,8 +102,8 @@ CANDIDATES: list[dict[str, Any]] = [
 
 def selected_text(body: dict[str, Any]) -> str:
     """The text the sidecar embeds for ``body`` (mirrors text.py for the bare floor)."""
-    from routeiq_sidecar.text import select_text
+    from routeiq_sidecar.text import clip_chars, select_text
     from routeiq_sidecar.types import ChatMessage
 
     msgs = tuple(ChatMessage(m["role"], m["content"]) for m in body.get("messages", []))
-    return select_text(msgs, body.get("prompt", ""), 256 * 6).text
+    return select_text(msgs, body.get("prompt", ""), clip_chars()).text

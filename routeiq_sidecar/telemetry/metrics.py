@@ -6,6 +6,8 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from routeiq_sidecar.types import Decision
+
 STAGE_BUCKETS = (
     0.0001,
     0.00025,
@@ -123,3 +125,30 @@ class Metrics:
             ["experiment", "shadow_strategy", "agree"],
             registry=r,
         )
+
+    def count_decision(
+        self, d: Decision, *, state_ok: bool, written: bool, sticky: str | None, learned: bool
+    ) -> None:
+        """One decision's counters; ``sticky``: the stickiness result, None without a session."""
+        self.decisions.labels(
+            d.strategy, d.profile, d.selected.model, str(d.degraded).lower()
+        ).inc()
+        for stage, us in (
+            ("tokenize", d.timings.tokenize_us),
+            ("embed", d.timings.embed_us),
+            ("classify", d.timings.classify_us),
+            ("queue", d.timings.queue_us),
+            ("total", d.timings.total_us),
+        ):
+            self.stage_seconds.labels(stage).observe(us / 1e6)
+        if not (state_ok and written):
+            self.state_degraded.inc()
+        if sticky is not None:
+            self.sticky.labels(sticky if state_ok else "unavailable").inc()
+        if learned:
+            self.learned.inc()
+        if d.experiment:
+            self.experiment_decisions.labels(d.experiment, d.arm, d.strategy).inc()
+        if d.shadow_strategy and d.shadow_selected_id:
+            agree = str(d.shadow_selected_id == d.selected.id).lower()
+            self.shadow_decisions.labels(d.experiment, d.shadow_strategy, agree).inc()

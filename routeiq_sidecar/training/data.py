@@ -45,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, invalid
+from routeiq_sidecar.text import CHARS_PER_TOKEN
 
 __all__ = [
     "ASSUMED_OUTPUT_TOKENS",
@@ -60,9 +61,6 @@ __all__ = [
     "score_matrix",
     "split_dataset",
 ]
-
-CHARS_PER_TOKEN = 4
-"""Characters per token used to estimate a prompt's input tokens from its length."""
 
 ASSUMED_OUTPUT_TOKENS = 256
 """Output tokens assumed for every response when a cost must be derived from token prices."""

@@ -1,7 +1,7 @@
 """Embed training prompts exactly as the server embeds requests, with an on-disk cache.
 
-The server embeds ``select_text(...)`` of a request (clipped to ``max_seq_length * 6``
-characters, see engine/engine.py); training does the same to each prompt so a head sees the
+The server embeds ``select_text(...)`` of a request (clipped to ``text.clip_chars``:
+``max_seq_length * 6`` characters); training does the same to each prompt so a head sees the
 vectors it will see in production. Texts are batched by length (less padding) and the result
 is returned in input order.
 
@@ -23,19 +23,14 @@ import numpy as np
 
 from routeiq_sidecar.bundle.build import embed_texts
 from routeiq_sidecar.model.encoder import TextEncoder
-from routeiq_sidecar.text import SelectedText, select_text
+from routeiq_sidecar.text import SelectedText, clip_chars, select_text
 
-CHARS_PER_SEQ_TOKEN = 6  # as engine.Engine._max_chars: headroom over the tokenizer's truncation
 EMBED_BATCH = 64
-
-
-def max_chars(manifest: dict[str, Any]) -> int:
-    return int(manifest["encoder"].get("max_seq_length", 256)) * CHARS_PER_SEQ_TOKEN
 
 
 def select_prompts(prompts: Sequence[str], manifest: dict[str, Any]) -> list[SelectedText]:
     """What the server would embed (and derive structural features from) for each prompt."""
-    limit = max_chars(manifest)
+    limit = clip_chars(manifest["encoder"])
     return [select_text((), p, limit) for p in prompts]
 
 

@@ -23,7 +23,7 @@ from routeiq_sidecar.strategies.features import structural_features
 from routeiq_sidecar.strategies.priors import price_prior
 from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.strategies.trained import TrainedStrategy
-from routeiq_sidecar.text import select_text
+from routeiq_sidecar.text import clip_chars, select_text
 from tests.conftest import DATA, make_settings, start_server_process, stop_server_process
 
 LLMROUTER = DATA / "llmrouter_9models.jsonl"
@@ -151,7 +151,7 @@ async def test_served_quality_is_the_heads_prediction(
         await sc.stop()
     strat = build_strategies(bundle).by_name["mlp"]
     assert isinstance(strat, TrainedStrategy)
-    sel = select_text((), PROMPT, 256 * 6)
+    sel = select_text((), PROMPT, clip_chars())
     emb = bundle.encoder.encode([sel.text]).vectors
     pred = strat.head.predict(emb, structural_features(sel)[None, :])[0]
     col = strat.columns(["qwen2.5-7b-instruct"])[0]

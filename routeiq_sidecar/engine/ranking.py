@@ -1,0 +1,95 @@
+"""A strategy's qualities, blended with feedback statistics, through the decision rule.
+
+Prediction (a kNN scan over thousands of rows, an onnxruntime call) runs in a worker thread:
+on the event loop every concurrent request would wait behind it. The shadow strategy of an
+experiment is asked the same question and never fails the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from routeiq_sidecar.config import Settings
+from routeiq_sidecar.engine import learning
+from routeiq_sidecar.engine.decide import Constraints, rank, resolve_lambda
+from routeiq_sidecar.engine.experiments import Assignment
+from routeiq_sidecar.engine.state_io import StateView
+from routeiq_sidecar.strategies.base import Strategy, StrategyInput
+from routeiq_sidecar.types import Score
+
+log = logging.getLogger("routeiq.engine")
+
+
+@dataclass(frozen=True)
+class Question:
+    """What every strategy is asked about one request."""
+
+    sinp: StrategyInput
+    state: StateView
+    profile: str
+    constraints: Constraints
+    tradeoff: float | None  # the request's quality_cost_tradeoff
+
+
+@dataclass(frozen=True)
+class Ranked:
+    ranking: list[Score]
+    lam: float
+    note: str
+    learned: bool
+
+
+class Ranker:
+    def __init__(self, settings: Settings, learning_cfg: learning.LearningConfig) -> None:
+        self.settings = settings
+        self.learning = learning_cfg
+
+    async def rank(self, strategies: Mapping[str, Strategy], name: str, q: Question) -> Ranked:
+        sinp = q.sinp
+        est = await asyncio.to_thread(strategies[name].predict, sinp)
+        quality, sources, learned = est.quality, est.sources, False
+        if q.state.stats and learning.learns(name, self.learning):
+            b = learning.blend(
+                quality,
+                sources,
+                [c.model for c in sinp.candidates],
+                q.state.stats,
+                now=time.time(),
+                cfg=self.learning,
+            )
+            quality, sources, learned = b.quality, b.sources, b.learned
+        lam = resolve_lambda(q.profile, q.tradeoff) if est.cost_aware else 0.0
+        ranking = rank(
+            sinp.candidates,
+            quality,
+            sources,
+            constraints=q.constraints,
+            lam=lam,
+            signals=sinp.signals,
+            output_tokens=self.settings.assumed_output_tokens,
+        )
+        return Ranked(ranking, lam, est.note, learned)
+
+    async def shadow(
+        self,
+        strategies: Mapping[str, Strategy],
+        assigned: Assignment | None,
+        q: Question,
+        degraded: bool,
+    ) -> tuple[str, str]:
+        """(shadow strategy, the candidate it would have served); never fails the request."""
+        if assigned is None or not assigned.shadow_strategy or degraded:
+            return "", ""
+        name = assigned.shadow_strategy
+        if name not in strategies:
+            return "", ""
+        try:
+            ranked = await self.rank(strategies, name, q)
+        except Exception as exc:  # the shadow is advisory: the served answer stands
+            log.warning("shadow strategy %s failed: %s", name, exc)
+            return name, ""
+        return name, ranked.ranking[0].candidate_id
