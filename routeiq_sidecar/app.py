@@ -78,7 +78,7 @@ def _stamp(bundle: Path) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-def _fmt(host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -141,9 +141,9 @@ class Sidecar:
             self.pipeline, s.max_body_bytes, reuse_port=reuse_port
         )
         self._health = health_servicer
-        self.grpc_port = self._grpc.add_insecure_port(_fmt(s.grpc_host, s.grpc_port))
+        self.grpc_port = self._grpc.add_insecure_port(host_port(s.grpc_host, s.grpc_port))
         if self.grpc_port == 0:
-            raise RuntimeError(f"cannot bind gRPC to {_fmt(s.grpc_host, s.grpc_port)}")
+            raise RuntimeError(f"cannot bind gRPC to {host_port(s.grpc_host, s.grpc_port)}")
         await self._grpc.start()
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -151,8 +151,8 @@ class Sidecar:
             self._watch_task = asyncio.create_task(self._watch_manifest(s.reload_poll_s))
         log.info(
             "listening http=%s grpc=%s bundle=%s version=%s",
-            _fmt(s.http_host, self.http_port),
-            _fmt(s.grpc_host, self.grpc_port),
+            host_port(s.http_host, self.http_port),
+            host_port(s.grpc_host, self.grpc_port),
             bundle.name,
             bundle.version,
         )
@@ -218,9 +218,6 @@ class Sidecar:
         self.pipeline.tracing.shutdown()
         self._stopped.set()
         log.info("stopped")
-
-    async def wait_stopped(self) -> None:
-        await self._stopped.wait()
 
 
 async def run_forever(

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from routeiq_sidecar import __version__
-from routeiq_sidecar.config import ConfigError, Settings, load_settings
+from routeiq_sidecar.config import ConfigError, Settings
 from routeiq_sidecar.errors import RouteIQError
+from routeiq_sidecar.flags import add_setting_flags, settings_from
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -26,41 +27,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "routeiq_sidecar.training.commands",
     "routeiq_sidecar.loadtest.commands",
 )
-
-# flag name -> settings field, shared by the commands that take them
-SERVE_FLAGS: dict[str, tuple[str, type]] = {
-    "--http-host": ("http_host", str),
-    "--http-port": ("http_port", int),
-    "--grpc-host": ("grpc_host", str),
-    "--grpc-port": ("grpc_port", int),
-    "--bundle": ("bundle", Path),
-    "--workers": ("workers", int),
-    "--catalogue": ("catalogue", Path),
-    "--home": ("home", Path),
-    "--log-level": ("log_level", str),
-    "--encoder": ("encoder", str),
-    "--cascade-margin": ("cascade_margin", float),
-    "--encoder-precision": ("encoder_precision", str),
-    "--strategy": ("default_strategy", str),
-}
-
-
-def _add_setting_flags(
-    p: argparse.ArgumentParser, names: tuple[str, ...] = tuple(SERVE_FLAGS)
-) -> None:
-    p.add_argument("--config", type=Path, help="YAML settings file (flags override it)")
-    for flag in names:
-        field, typ = SERVE_FLAGS[flag]
-        desc = Settings.model_fields[field].description or ""
-        p.add_argument(
-            flag, dest=field, type=typ, default=None, help=f"{desc} [ROUTEIQ_{field.upper()}]"
-        )
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {f: getattr(args, f, None) for f, _ in SERVE_FLAGS.values()}
-    return load_settings(getattr(args, "config", None), **overrides)
-
 
 # --- serve
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -213,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
     serve = sub.add_parser("serve", help="run the sidecar (REST + gRPC)")
-    _add_setting_flags(serve)
+    add_setting_flags(serve)
     serve.set_defaults(fn=cmd_serve)
 
     bundle = sub.add_parser("bundle", help="build or verify model bundles")
@@ -229,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "distilled from it",
     )
     build.add_argument("--name", default="routeiq-default", help="bundle name")
-    _add_setting_flags(build, ("--home",))
+    add_setting_flags(build, ("--home",))
     build.set_defaults(fn=cmd_bundle_build)
     verify = bsub.add_parser("verify", help="check a bundle against its manifest")
     verify.add_argument("path", type=Path)
@@ -247,14 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--model-group", default="", help="catalogue group when no candidates")
     route.add_argument("--profile", default=None, help="auto, eco, premium, free, reasoning")
     route.add_argument("--use-strategy", default=None, help="strategy for this decision")
-    _add_setting_flags(
+    add_setting_flags(
         route, ("--bundle", "--catalogue", "--home", "--encoder", "--encoder-precision")
     )
     route.set_defaults(fn=cmd_route)
 
     config = sub.add_parser("config", help="print the effective settings")
     config.add_argument("--markdown", action="store_true", help="print the settings table (README)")
-    _add_setting_flags(config)
+    add_setting_flags(config)
     config.set_defaults(fn=cmd_config)
 
     for module in COMMAND_MODULES:

@@ -318,7 +318,7 @@ class Settings(BaseSettings):
         out: dict[str, str] = {}
         for name, value in self.model_dump().items():
             if name == "redis_url" and value:
-                value = _redact_url(str(value))
+                value = redact_url(str(value))
             if name == "auth_token" and value is not None:
                 value = "***"
             out[name] = "" if value is None else str(value)
@@ -328,7 +328,7 @@ class Settings(BaseSettings):
 _YAML_FILE: dict[str, Path | None] = {"path": None}
 
 
-def _redact_url(url: str) -> str:
+def redact_url(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -30,7 +30,7 @@ def _worker(settings_json: str, ready: Queue[Any]) -> None:
 
 
 def run_workers(settings: Settings) -> int:
-    from routeiq_sidecar.app import _fmt, bind_socket, bundle_path
+    from routeiq_sidecar.app import bind_socket, bundle_path, host_port
 
     bundle = bundle_path(settings)  # build the default bundle once, before the workers
     http = bind_socket(settings.http_host, settings.http_port, reuse_port=True)
@@ -75,8 +75,8 @@ def run_workers(settings: Settings) -> int:
     if started == len(procs):
         log.info(
             "listening http=%s grpc=%s workers=%d threads_per_worker=%d",
-            _fmt(settings.http_host, http_port),
-            _fmt(settings.grpc_host, grpc_port),
+            host_port(settings.http_host, http_port),
+            host_port(settings.grpc_host, grpc_port),
             len(procs),
             threads,
         )

@@ -92,10 +92,6 @@ class Batcher:
                     job.future.set_exception(RuntimeError("the encoder batcher was stopped"))
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    @property
-    def queued(self) -> int:
-        return self._queue.qsize() if self._queue else 0
-
     async def embed(self, text: str) -> Embedded:
         self.start()
         assert self._queue is not None

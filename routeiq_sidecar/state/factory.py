@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from routeiq_sidecar.config import Settings, _redact_url
+from routeiq_sidecar.config import Settings, redact_url
 from routeiq_sidecar.state.memory import MemoryStore
 from routeiq_sidecar.state.stats import StatsPolicy
 from routeiq_sidecar.state.store import StateLimits, Store
@@ -36,7 +36,7 @@ def make_store(settings: Settings, metrics: Metrics | None = None) -> Store:
 
     log.info(
         "state: redis at %s (timeout %d ms, key prefix %r)",
-        _redact_url(settings.redis_url),
+        redact_url(settings.redis_url),
         settings.redis_timeout_ms,
         settings.redis_key_prefix,
     )

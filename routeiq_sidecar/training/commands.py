@@ -42,7 +42,7 @@ def _print(obj: dict[str, Any]) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from routeiq_sidecar.bundle.default import ensure_default_bundle
-    from routeiq_sidecar.cli import settings_from
+    from routeiq_sidecar.flags import settings_from
     from routeiq_sidecar.training.train import TrainOptions, train_bundle
 
     t0 = time.perf_counter()
@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from routeiq_sidecar.cli import settings_from
+    from routeiq_sidecar.flags import settings_from
     from routeiq_sidecar.training.evaluate import EvalOptions, evaluate
 
     s = settings_from(args)
@@ -99,7 +99,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    from routeiq_sidecar.cli import _add_setting_flags
+    from routeiq_sidecar.flags import add_setting_flags
 
     train = subparsers.add_parser(
         "train", help="train routers (knn, mlp, mf) on routing data into a new bundle",
@@ -120,7 +120,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--alias", action="append", metavar="ALIAS=MODEL",
                        help="another name candidates may use for a trained model (repeatable)")
     train.add_argument("--name", default=None, help="bundle name (default routeiq-trained-<data>)")
-    _add_setting_flags(train, ("--bundle", "--home", "--encoder", "--encoder-precision"))
+    add_setting_flags(train, ("--bundle", "--home", "--encoder", "--encoder-precision"))
     train.set_defaults(fn=cmd_train)
 
     ev = subparsers.add_parser(
@@ -142,5 +142,5 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--seed", type=int, default=None, help="split seed (default: the bundle's)")
     ev.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                     help="draw the PGR and quality-cost curves (needs matplotlib: [plot] extra)")
-    _add_setting_flags(ev, ("--home", "--encoder", "--cascade-margin", "--encoder-precision"))
+    add_setting_flags(ev, ("--home", "--encoder", "--cascade-margin", "--encoder-precision"))
     ev.set_defaults(fn=cmd_eval)

@@ -39,9 +39,6 @@ class Rows:
     features: np.ndarray
     scores: np.ndarray
 
-    def take(self, idx: np.ndarray) -> Rows:
-        return Rows(self.embeddings[idx], self.features[idx], self.scores[idx])
-
 
 @dataclass
 class Fitted:

@@ -172,12 +172,10 @@ async def test_encoder_error_in_shared_batch(bundle: LoadedBundle) -> None:
 
 async def test_stop_is_idempotent(encoder: Encoder) -> None:
     b = Batcher(encoder, max_batch=4, wait_us=0)
-    assert b.queued == 0
     e = await b.embed("hello")
     assert e.vector.shape == (encoder.dim,)
     await b.stop()
-    await b.stop()
-    assert b.queued == 0
+    await b.stop()  # a second stop neither raises nor hangs
 
 
 async def test_stop_finishes_queued_callers(encoder: Encoder) -> None:
