@@ -14,7 +14,10 @@ rerun only refits the heads.
     .venv/bin/python bench/routing_quality.py --home .routeiq-home [--plots docs/img]
 
 ``--encoder static`` trains and evaluates heads on the bundle's static encoder instead
-(``train --encoder static``, ``eval --encoder static``); ``--base DIR`` names the base bundle
+(``train --encoder static``, ``eval --encoder static``); ``--encoder cascade`` trains heads on
+both and adds a side-by-side table: each strategy on MiniLM, on the static encoder, and the
+cascade of the two at each ``--margins`` value with its escalated share (``eval --encoder
+cascade``); the other tables are then the static tier's. ``--base DIR`` names the base bundle
 (default: the default bundle under HOME).
 """
 
@@ -78,7 +81,8 @@ def run_set(stem: str, split: str, args: argparse.Namespace, base: Path) -> dict
                             base=load_bundle(base, precision=precision, encoder=kind))
     t1 = time.perf_counter()
     report, curves = evaluate(EvalOptions(bundle=out, data=data, cache_dir=cache,
-                                          precision=precision, encoder=kind))
+                                          precision=precision, encoder=kind,
+                                          cascade_margins=args.margins))
     if args.plots is not None:
         from routeiq_sidecar.training.plot import plot_report
 
@@ -101,6 +105,22 @@ def pair_table(results: list[dict[str, Any]]) -> str:
             rows.append(f"| {where} | {pair} | {name} | {fmt(v['apgr'])} | "
                         f"{fmt(v['cpt50'], True)} | {fmt(v['cpt80'], True)} |")
             where = pair = ""
+    return "\n".join(rows)
+
+
+def side_by_side(results: list[dict[str, Any]], margins: tuple[float, ...]) -> str:
+    head = "| data set | strategy | MiniLM | static | " + " | ".join(
+        f"cascade @{m:g}" for m in margins) + " |"
+    rows = [head, "|" + "---|" * (4 + len(margins))]
+    for r in results:
+        where = f"{r['stem']} ({r['split']})"
+        for name, e in r["report"]["cascade"]["strategies"].items():
+            cells = [f"{fmt(e[k]['apgr'])} / {fmt(e[k]['cpt50'], True)}"
+                     for k in ("minilm", "static")]
+            cells += [f"{fmt(e[f'cascade@{m:g}']['apgr'])} / "
+                      f"{fmt(e[f'cascade@{m:g}']['escalated_mean'], True)}" for m in margins]
+            rows.append(f"| {where} | {name} | " + " | ".join(cells) + " |")
+            where = ""
     return "\n".join(rows)
 
 
@@ -133,8 +153,10 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--encoder-precision", default="int8", choices=["fp32", "int8"],
                    help="encoder used to train and evaluate (the server's default: int8)")
-    p.add_argument("--encoder", default="minilm", choices=["minilm", "static"],
+    p.add_argument("--encoder", default="minilm", choices=["minilm", "static", "cascade"],
                    help="encoder whose vectors the heads learn from (train/eval --encoder)")
+    p.add_argument("--margins", type=lambda v: tuple(float(x) for x in v.split(",")),
+                   default=(0.02, 0.05, 0.1, 0.2), help="cascade margins to evaluate")
     p.add_argument("--base", type=Path, default=None,
                    help="base bundle (default: the default bundle under --home)")
     p.add_argument("--plots", type=Path, default=None, help="write routing-STEM-SPLIT.png here")
@@ -146,12 +168,17 @@ def main() -> int:
     base = args.base or ensure_default_bundle(args.home)
     pairs = [item.split(":", 1) for item in args.sets.split(",") if item]
     results = [run_set(stem, split, args, base) for stem, split in pairs]
-    encoder = ("static (distilled from MiniLM)" if args.encoder == "static"
-               else f"MiniLM ({args.encoder_precision})")
+    encoder = {"static": "static (distilled from MiniLM)",
+               "cascade": f"cascade: static, then MiniLM ({args.encoder_precision})"}.get(
+                   args.encoder, f"MiniLM ({args.encoder_precision})")
     print(f"Machine: {machine()}. Seed {args.seed}. Encoder: {encoder}, bundle {base}.\n")
     print("Strong/weak pair (router score = predicted quality of strong - of weak; "
           "bold = the bundle's default strategy, chosen on validation rows):\n")
     print(pair_table(results))
+    if args.encoder == "cascade":
+        print("\nSide by side (APGR / CPT(50); cascade: APGR / escalated share averaged over "
+              "the curve):\n")
+        print(side_by_side(results, args.margins))
     print("\nMany models with costs (decision rule's lambda sweep; AIQ in score units):\n")
     print(multi_table(results))
     print("\nTimings (train incl. embedding of uncached prompts / eval):")

@@ -27,6 +27,7 @@ def test_static_encoder_serves(tiny_bundle_path: Path, tmp_path: Path) -> None:
         assert t["escalated_share"] == 0
         info = httpx.get(f"{sp.http}/v1/info").json()
         assert info["settings"]["encoder"] == "static"
+        assert info["encoder"] == "static 32-d from tiny-random-bert(seed=0) 0"  # the tiny BERT
     finally:
         assert stop_server_process(sp) == 0
 
