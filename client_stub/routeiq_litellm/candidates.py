@@ -4,6 +4,13 @@ Prices, context size and capabilities come from LiteLLM's own cost map (``litell
 overridden by what the deployment itself declares (``litellm_params`` / ``model_info``), so the
 sidecar ranks exactly what LiteLLM would bill. Optional per-deployment hints for RouteIQ live in
 ``model_info.routeiq``: ``{quality_prior: 0.8, labels: {tier: gold}, capabilities: [...]}``.
+
+A price of 0 or none in the cost map means LiteLLM does not know the price, not that the model
+is free (LiteLLM's bundled map lists some current models at $0). Such a candidate is offered at
+the highest known price among its fellow candidates (``UNKNOWN_PRICE_PER_MTOK`` when none is
+known) and labelled ``price: unknown``, so it never wins on price. A deployment that declares
+its price (``input_cost_per_token`` / ``output_cost_per_token`` in ``litellm_params``, or a
+value > 0 in ``model_info``) is taken at its word, 0 included (a self-hosted model).
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ CAPABILITY_FLAGS: dict[str, str] = {
     "reasoning": "supports_reasoning",
 }
 PER_MTOK = 1_000_000
+# USD per million tokens (input, output) assumed when no candidate of a request has a known price.
+UNKNOWN_PRICE_PER_MTOK = (10.0, 30.0)
+PRICE_LABEL = "price"
+PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token")
 
 
 def litellm_model_info(model: str) -> Mapping[str, Any] | None:
@@ -82,6 +93,20 @@ def _as_int(value: Any) -> int:
         return 0
 
 
+def _price(
+    key: str, params: Mapping[str, Any], info: Mapping[str, Any], cost_map: Mapping[str, Any] | None
+) -> float | None:
+    """USD per token: declared in ``litellm_params`` (0 included), else a value > 0 in
+    ``model_info`` or the cost map; None when unknown."""
+    if params.get(key) is not None:
+        return _as_float(params[key])
+    for src in (info, cost_map or {}):
+        value = _as_float(src.get(key))
+        if value > 0:
+            return value
+    return None
+
+
 def deployment_id(deployment: Mapping[str, Any]) -> str | None:
     """``model_info.id``, the id LiteLLM reports as ``x-litellm-model-id``."""
     info = deployment.get("model_info") or {}
@@ -109,23 +134,42 @@ def build_candidate(
     for cap in hints.get("capabilities") or ():
         if cap not in capabilities:
             capabilities.append(str(cap))
+    price_in, price_out = (_price(k, params, info, cost_map) for k in PRICE_KEYS)
     out: dict[str, Any] = {
         "id": cid,
         "model": model,
-        "input_cost_per_mtok": _as_float(
-            _first("input_cost_per_token", params, info, cost_map)
-        ) * PER_MTOK,
-        "output_cost_per_mtok": _as_float(
-            _first("output_cost_per_token", params, info, cost_map)
-        ) * PER_MTOK,
+        "input_cost_per_mtok": (price_in or 0.0) * PER_MTOK,
+        "output_cost_per_mtok": (price_out or 0.0) * PER_MTOK,
         "max_input_tokens": _as_int(_first("max_input_tokens", info, params, cost_map)),
         "capabilities": capabilities,
     }
+    labels = {str(k): str(v) for k, v in dict(hints.get("labels") or {}).items()}
+    if price_in is None and price_out is None:
+        labels[PRICE_LABEL] = "unknown"
+    if labels:
+        out["labels"] = labels
     if hints.get("quality_prior") is not None:
         out["quality_prior"] = _as_float(hints["quality_prior"])
-    if hints.get("labels"):
-        out["labels"] = {str(k): str(v) for k, v in dict(hints["labels"]).items()}
     return out
+
+
+def price_unknown(candidate: Mapping[str, Any]) -> bool:
+    return (candidate.get("labels") or {}).get(PRICE_LABEL) == "unknown"
+
+
+def price_unknowns(candidates: list[dict[str, Any]]) -> None:
+    """Give every candidate of unknown price the highest known price among ``candidates``."""
+    known = [c for c in candidates if not price_unknown(c)]
+    if known:
+        top_in = max(c["input_cost_per_mtok"] for c in known)
+        top_out = max(c["output_cost_per_mtok"] for c in known)
+    else:
+        top_in, top_out = UNKNOWN_PRICE_PER_MTOK
+    if top_in <= 0 and top_out <= 0:  # only free models are known: unknown is still not free
+        top_in, top_out = UNKNOWN_PRICE_PER_MTOK
+    for c in candidates:
+        if price_unknown(c):
+            c["input_cost_per_mtok"], c["output_cost_per_mtok"] = top_in, top_out
 
 
 def build_candidates(
@@ -140,4 +184,5 @@ def build_candidates(
             continue
         candidates.append(cand)
         by_id[cand["id"]] = dep
+    price_unknowns(candidates)
     return candidates, by_id

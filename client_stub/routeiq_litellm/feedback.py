@@ -19,7 +19,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from routeiq_litellm.request import SOURCE_KEY, decision_for
+from routeiq_litellm.request import decision_for, decision_source
 from routeiq_litellm.transport import Transport, TransportError, make_transport
 
 log = logging.getLogger("routeiq_litellm.feedback")
@@ -129,7 +129,7 @@ def feedback_body(
     """The ``FeedbackRequest`` for one logged call; None when RouteIQ did not route it
     (or, with ``source``, when another strategy did)."""
     meta = _metadata(kwargs)
-    if source is not None and meta.get(SOURCE_KEY) != source:
+    if source is not None and decision_source(meta) != source:
         return None
     decision_id = decision_for(meta, _deployment_id(kwargs))
     if not decision_id:
@@ -169,7 +169,7 @@ class RouteIQFeedbackLogger(CustomLogger):
         self.transport_impl: Transport = transport_impl or make_transport(transport, url, api_key)
         self.sender = FeedbackSender(self.transport_impl, timeout_ms / 1000.0, max_queue)
 
-    def _report(self, kwargs: Any, start_time: Any, end_time: Any, success: bool) -> None:
+    def report_outcome(self, kwargs: Any, start_time: Any, end_time: Any, success: bool) -> None:
         try:
             body = feedback_body(kwargs, start_time, end_time, success, self.source)
             if body is not None:
@@ -179,16 +179,16 @@ class RouteIQFeedbackLogger(CustomLogger):
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
                           end_time: Any) -> None:
-        self._report(kwargs, start_time, end_time, True)
+        self.report_outcome(kwargs, start_time, end_time, True)
 
     def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
                           end_time: Any) -> None:
-        self._report(kwargs, start_time, end_time, False)
+        self.report_outcome(kwargs, start_time, end_time, False)
 
     async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
                                       end_time: Any) -> None:
-        self._report(kwargs, start_time, end_time, True)
+        self.report_outcome(kwargs, start_time, end_time, True)
 
     async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
                                       end_time: Any) -> None:
-        self._report(kwargs, start_time, end_time, False)
+        self.report_outcome(kwargs, start_time, end_time, False)

@@ -15,7 +15,13 @@ import grpc.aio
 from routeiq_litellm._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_litellm._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_litellm.stats import Outcome
-from routeiq_litellm.transport import DEFAULT_GRPC_TARGET, Decision, PerLoop, TransportError
+from routeiq_litellm.transport import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_GRPC_TARGET,
+    Decision,
+    PerLoop,
+    TransportError,
+)
 
 _REJECTED = {
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -68,6 +74,7 @@ def _decision(resp: pb.RouteResponse) -> Decision:
         reason=resp.reason,
         degraded=resp.degraded,
         total_us=resp.timings.total_us,
+        ranking=tuple(s.candidate_id for s in resp.ranking if s.eligible and s.candidate_id),
     )
 
 
@@ -81,8 +88,10 @@ def _route_request(body: dict[str, Any]) -> pb.RouteRequest:
 class GrpcTransport:
     """``RouterService.Route`` / ``Feedback`` over an insecure channel (localhost sidecar)."""
 
-    def __init__(self, target: str = DEFAULT_GRPC_TARGET, api_key: str | None = None) -> None:
+    def __init__(self, target: str = DEFAULT_GRPC_TARGET, api_key: str | None = None,
+                 connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:
         self.target = grpc_target(target)
+        self.connect_timeout_s = connect_timeout_s
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
         )
@@ -97,25 +106,44 @@ class GrpcTransport:
         channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
         return channel, pb_grpc.RouterServiceStub(channel)
 
-    def _sync_stub(self) -> pb_grpc.RouterServiceStub:
+    def _sync(self) -> tuple[pb_grpc.RouterServiceStub, bool]:
+        fresh = False
         if self._stub is None:
             with self._lock:
                 if self._stub is None:
                     self._channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
                     self._stub = pb_grpc.RouterServiceStub(self._channel)
-        return self._stub
+                    fresh = True
+        return self._stub, fresh
+
+    def _sync_stub(self) -> pb_grpc.RouterServiceStub:
+        return self._sync()[0]
+
+    def warm(self, timeout_s: float) -> bool:
+        self._sync()
+        assert self._channel is not None
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout_s)
+        except grpc.FutureTimeoutError:
+            return False
+        return True
 
     def route(self, body: dict[str, Any], timeout_s: float) -> Decision:
         req = _route_request(body)
+        stub, fresh = self._sync()
+        if fresh:
+            timeout_s += self.connect_timeout_s
         try:
-            resp = self._sync_stub().Route(req, timeout=timeout_s, metadata=self._metadata)
+            resp = stub.Route(req, timeout=timeout_s, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise _error(exc) from None
         return _decision(resp)
 
     async def aroute(self, body: dict[str, Any], timeout_s: float) -> Decision:
         req = _route_request(body)
-        _, stub = self._async.get()
+        (_, stub), fresh = self._async.get_fresh()
+        if fresh:
+            timeout_s += self.connect_timeout_s
         try:
             resp = await stub.Route(req, timeout=timeout_s, metadata=self._metadata)
         except grpc.RpcError as exc:

@@ -21,6 +21,9 @@ SELECTED_KEY = "routeiq_selected_id"
 DECISIONS_KEY = "routeiq_decisions"
 SOURCE_KEY = "routeiq_source"  # which strategy decided: its feedback logger reports it
 METADATA_KEYS = ("litellm_metadata", "metadata")
+# Where LiteLLM stores the routing plugins' signals in the request metadata; the proxy
+# plugin's decision is under its "routeiq" key.
+SIGNALS_KEY = "routing_plugin_signals"
 
 
 def metadata_of(request_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -47,13 +50,24 @@ def remember_decision(
             break
     else:
         value = request_kwargs["metadata"] = {}
-    value[DECISION_KEY] = decision_id
-    value[SELECTED_KEY] = selected
-    value[SOURCE_KEY] = source
-    per_attempt = value.get(DECISIONS_KEY)
+    stamp_decision(value, decision_id, [selected], source)
+
+
+def stamp_decision(
+    metadata: dict[str, Any], decision_id: str, deployment_ids: list[str], source: str = ""
+) -> None:
+    """Record ``decision_id`` as the decision behind an attempt on any of ``deployment_ids``
+    (the plugin: every deployment of the selected model; the strategy: the one it picked)."""
+    if not deployment_ids:
+        return
+    metadata[DECISION_KEY] = decision_id
+    metadata[SELECTED_KEY] = deployment_ids[0]
+    metadata[SOURCE_KEY] = source
+    per_attempt = metadata.get(DECISIONS_KEY)
     if not isinstance(per_attempt, dict):
-        per_attempt = value[DECISIONS_KEY] = {}
-    per_attempt[selected] = decision_id
+        per_attempt = metadata[DECISIONS_KEY] = {}
+    for did in deployment_ids:
+        per_attempt[did] = decision_id
 
 
 def forget_decision(request_kwargs: dict[str, Any] | None) -> None:
@@ -63,8 +77,33 @@ def forget_decision(request_kwargs: dict[str, Any] | None) -> None:
     meta.pop(SELECTED_KEY, None)
 
 
+def plugin_decision(metadata: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The proxy plugin's ``signals["routeiq"]`` in a request's metadata, if it decided."""
+    signals = metadata.get(SIGNALS_KEY)
+    found = signals.get("routeiq") if isinstance(signals, Mapping) else None
+    if isinstance(found, Mapping) and found.get("decision_id"):
+        return found
+    return None
+
+
+def decision_source(metadata: Mapping[str, Any]) -> str | None:
+    """Which strategy or plugin made the request's decision (its ``source`` tag)."""
+    found = plugin_decision(metadata)
+    if found is not None:
+        return str(found.get(SOURCE_KEY) or "")
+    value = metadata.get(SOURCE_KEY)
+    return str(value) if value is not None else None
+
+
 def decision_for(metadata: Mapping[str, Any], deployment_id: str | None) -> str | None:
-    """The decision behind the attempt that ran on ``deployment_id`` (None if not routed)."""
+    """The decision behind the attempt that ran on ``deployment_id`` (None if not routed, or
+    if the plugin's narrowed choice was served by another model than the sidecar selected)."""
+    found = plugin_decision(metadata)
+    if found is not None:
+        ids = found.get("deployment_ids") or ()
+        if deployment_id is None or deployment_id in ids:
+            return str(found["decision_id"])
+        return None
     per_attempt = metadata.get(DECISIONS_KEY)
     if deployment_id and isinstance(per_attempt, Mapping):
         found = per_attempt.get(deployment_id)
@@ -149,6 +188,9 @@ def build_route_request(
     """The ``RouteRequest`` as proto JSON (snake_case), ready for REST or ``ParseDict``."""
     kw = request_kwargs or {}
     meta = metadata_of(kw)
+    # The proxy keeps the metadata a client sent under "requester_metadata".
+    req = meta.get("requester_metadata")
+    req = req if isinstance(req, Mapping) else {}
     body: dict[str, Any] = {
         "request_id": _first_str(kw.get("litellm_call_id"), kw.get("litellm_trace_id"))
         or uuid.uuid4().hex,
@@ -166,7 +208,8 @@ def build_route_request(
         else:
             body["prompt"] = "\n".join(str(i) for i in input if isinstance(i, str | int | float))
     session = _first_str(
-        meta.get("routeiq_session_id"), meta.get("session_id"), kw.get("litellm_session_id")
+        req.get("routeiq_session_id"), meta.get("routeiq_session_id"), meta.get("session_id"),
+        kw.get("litellm_session_id")
     )
     user = _first_str(
         kw.get("user"),
@@ -178,8 +221,8 @@ def build_route_request(
         body["session_id"] = session
     if user:
         body["user_id"] = user
-    profile = _first_str(meta.get("routeiq_profile"), profile)
-    strategy = _first_str(meta.get("routeiq_strategy"), strategy)
+    profile = _first_str(req.get("routeiq_profile"), meta.get("routeiq_profile"), profile)
+    strategy = _first_str(req.get("routeiq_strategy"), meta.get("routeiq_strategy"), strategy)
     if profile:
         body["profile"] = profile
     if strategy:

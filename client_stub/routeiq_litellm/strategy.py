@@ -1,21 +1,25 @@
-"""``RouteIQStrategy``: LiteLLM asks it for a deployment, it asks the RouteIQ sidecar.
+"""``RouteIQStrategy``: the SDK path. LiteLLM asks it for a deployment, it asks the sidecar.
 
-The candidates are the model group's deployments that LiteLLM still considers usable; the
-sidecar's ``selected_id`` is mapped back to that deployment dict. Whatever goes wrong (timeout,
-connection error, 4xx/5xx, a bad answer, an open circuit breaker) the strategy falls back to
-LiteLLM's usual selection for the same call, counts why, and the user's call goes on.
+The candidates are the deployments LiteLLM itself lists as usable for the call
+(``compat.healthy_deployments``); the sidecar's ``selected_id`` is mapped back to that
+deployment. Whatever goes wrong (timeout, connection error, 4xx/5xx, a bad answer, an open
+circuit breaker) the strategy picks among the same usable deployments the way LiteLLM's
+default ``simple-shuffle`` does (``shuffle.py``), counts why (``fallbacks.py``) and the call
+goes on. Installed with ``install(router, ...)``: ``register_plugin`` where LiteLLM has it,
+``set_custom_routing_strategy`` before, chosen by feature detection (``compat.py``).
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from litellm.router import CustomRoutingStrategyBase
 
+from routeiq_litellm import compat
 from routeiq_litellm.breaker import CircuitBreaker
 from routeiq_litellm.candidates import (
     CachedLookup,
@@ -23,43 +27,36 @@ from routeiq_litellm.candidates import (
     build_candidates,
     litellm_model_info,
 )
-from routeiq_litellm.deployments import (
-    CONSUMED_KEYS,
-    KwargsSnapshot,
-    healthy_deployments_async,
-    healthy_deployments_sync,
-)
+from routeiq_litellm.fallbacks import FallbackReporter
 from routeiq_litellm.request import build_route_request, forget_decision, remember_decision
+from routeiq_litellm.shuffle import shuffle_pick
 from routeiq_litellm.stats import Outcome, Stats
 from routeiq_litellm.transport import Decision, Transport, TransportError, make_transport
 
 log = logging.getLogger("routeiq_litellm")
 
-# Set while LiteLLM's own selection runs as our fallback: LiteLLM's async selection may call
-# ``router.get_available_deployment``, which is ours once installed; it must not ask again.
-_IN_FALLBACK: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "routeiq_in_fallback", default=False
-)
-
 Deployment = dict[str, Any]
-SyncSelect = Callable[..., Any]
-AsyncSelect = Callable[..., Awaitable[Any]]
+# Keys LiteLLM's selection consumes from request_kwargs: they must not reach the provider.
+CONSUMED_KEYS = ("_target_order", "_excluded_deployment_ids", "_retry_skipped_deployment_ids")
+# Measured p99 of a decision round trip is a few ms (docs/benchmarks.md, "LiteLLM stub");
+# the default leaves room for a loaded machine. See the README's "Timeouts".
+DEFAULT_TIMEOUT_MS = 50.0
+
+class _Picked:
+    """A deployment already chosen (by a fallback) before the sidecar could be asked."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
 
 
-def _usual_selection(router: Any, name: str) -> Callable[..., Any]:
-    """LiteLLM's selection method as installed before us (never a RouteIQStrategy's)."""
-    current = router.__dict__.get(name)
-    if current is not None and not isinstance(getattr(current, "__self__", None), RouteIQStrategy):
-        return current
-    return getattr(type(router), name).__get__(router)
+_INSTALLED: weakref.WeakKeyDictionary[Any, RouteIQStrategy] = weakref.WeakKeyDictionary()
 
 
 class RouteIQStrategy(CustomRoutingStrategyBase):
     """A LiteLLM custom routing strategy backed by the RouteIQ sidecar.
 
     Args:
-        router: the ``litellm.Router`` to route for (install with ``install`` or
-            ``router.set_custom_routing_strategy``).
+        router: the ``litellm.Router`` to route for (install with ``install``).
         url: sidecar address; default ``http://127.0.0.1:8080`` (http) or
             ``127.0.0.1:50051`` (grpc).
         timeout_ms: longest wait for a decision before falling back.
@@ -72,13 +69,15 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
         deadline_ms: sent as ``deadline_ms`` (0 = none): past it the sidecar answers with its
             fallback rule (``degraded``) instead of letting the stub time out.
         skip_single: with one usable deployment, skip the sidecar (nothing to decide).
+        connect_timeout_ms: extra time for a call that opens the connection.
+        warn_interval_s: at most one fallback WARNING line per interval.
     """
 
     def __init__(
         self,
         router: Any,
         url: str | None = None,
-        timeout_ms: float = 50,
+        timeout_ms: float = DEFAULT_TIMEOUT_MS,
         transport: str = "http",
         *,
         profile: str = "",
@@ -88,6 +87,8 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
         breaker_reset_s: float = 10.0,
         deadline_ms: int = 0,
         skip_single: bool = True,
+        connect_timeout_ms: float = 1000.0,
+        warn_interval_s: float = 60.0,
         model_info_lookup: ModelInfoLookup | None = None,
         transport_impl: Transport | None = None,
     ) -> None:
@@ -96,20 +97,21 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
         self.router = router
         self.timeout_s = timeout_ms / 1000.0
         self.transport_name = transport
-        self.transport: Transport = transport_impl or make_transport(transport, url, api_key)
+        self.transport: Transport = transport_impl or make_transport(
+            transport, url, api_key, connect_timeout_ms / 1000.0
+        )
         self.profile = profile
         self.strategy = strategy
         self.deadline_ms = deadline_ms
         self.skip_single = skip_single
         self.breaker = CircuitBreaker(breaker_failures, breaker_reset_s)
         self.stats = Stats()
+        self.fallbacks = FallbackReporter(self.stats, warn_interval_s)
         self._lookup = CachedLookup(model_info_lookup or litellm_model_info)
-        self._usual_sync: SyncSelect = _usual_selection(router, "get_available_deployment")
-        self._usual_async: AsyncSelect = _usual_selection(router, "async_get_available_deployment")
         self.last_decision: Decision | None = None
         self.feedback_logger: Any = None  # set by install(feedback=True)
         self.source = uuid.uuid4().hex[:12]  # tags this strategy's decisions for its logger
-        self._warned: set[Outcome] = set()
+        self.entry_point = ""  # the LiteLLM call install() used
 
     # ---- LiteLLM entry points -------------------------------------------------------------
 
@@ -122,37 +124,22 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
         request_kwargs: dict[str, Any] | None = None,
     ) -> Deployment:
         kwargs: dict[str, Any] = request_kwargs if request_kwargs is not None else {}
-        if _IN_FALLBACK.get():
-            return await self._usual_async(
-                model=model, messages=messages, input=input,
-                specific_deployment=specific_deployment, request_kwargs=kwargs,
-            )
         forget_decision(kwargs)
-        snapshot = KwargsSnapshot(kwargs)
-        try:
-            healthy = await healthy_deployments_async(
-                self.router, model, messages, input, specific_deployment, kwargs
-            )
-        except Exception as exc:  # LiteLLM's own verdict (no deployments...) or an API change
-            self._count_lookup_error(exc)
-            return await self._fallback_async(snapshot, model, messages, input,
-                                              specific_deployment, kwargs)
+        healthy = await self._healthy(model, messages, input, specific_deployment, kwargs)
+        if isinstance(healthy, _Picked):
+            return healthy.deployment
         picked = self._trivial(healthy)
         if picked is not None:
             return picked
         assert isinstance(healthy, list)
         if not self.breaker.allow():
-            self._fell_back(Outcome.BREAKER_OPEN, "circuit breaker open")
-            return await self._fallback_async(snapshot, model, messages, input,
-                                              specific_deployment, kwargs)
+            return self._fallback(healthy, Outcome.BREAKER_OPEN, "circuit breaker open")
         try:
             body, by_id = self._request(model, healthy, messages, input, kwargs)
             decision = await self.transport.aroute(body, self.timeout_s)
             return self._accept(decision, by_id, kwargs)
         except Exception as exc:
-            self._failed(exc)
-            return await self._fallback_async(snapshot, model, messages, input,
-                                              specific_deployment, kwargs)
+            return self._failed(healthy, exc)
 
     def get_available_deployment(  # type: ignore[override]
         self,
@@ -163,50 +150,61 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
         request_kwargs: dict[str, Any] | None = None,
     ) -> Deployment:
         kwargs: dict[str, Any] = request_kwargs if request_kwargs is not None else {}
-        if _IN_FALLBACK.get():
-            return self._usual_sync(
-                model=model, messages=messages, input=input,
-                specific_deployment=specific_deployment, request_kwargs=kwargs,
-            )
         forget_decision(kwargs)
-        snapshot = KwargsSnapshot(kwargs)
-        try:
-            healthy = healthy_deployments_sync(
-                self.router, model, messages, input, specific_deployment, kwargs
-            )
-        except Exception as exc:
-            self._count_lookup_error(exc)
-            return self._fallback_sync(
-                snapshot, model, messages, input, specific_deployment, kwargs
-            )
+        healthy = compat.run_sync(
+            self._healthy(model, messages, input, specific_deployment, kwargs)
+        )
+        if isinstance(healthy, _Picked):
+            return healthy.deployment
         picked = self._trivial(healthy)
         if picked is not None:
             return picked
         assert isinstance(healthy, list)
         if not self.breaker.allow():
-            self._fell_back(Outcome.BREAKER_OPEN, "circuit breaker open")
-            return self._fallback_sync(
-                snapshot, model, messages, input, specific_deployment, kwargs
-            )
+            return self._fallback(healthy, Outcome.BREAKER_OPEN, "circuit breaker open")
         try:
             body, by_id = self._request(model, healthy, messages, input, kwargs)
             decision = self.transport.route(body, self.timeout_s)
             return self._accept(decision, by_id, kwargs)
         except Exception as exc:
-            self._failed(exc)
-            return self._fallback_sync(
-                snapshot, model, messages, input, specific_deployment, kwargs
-            )
+            return self._failed(healthy, exc)
 
     # ---- steps ----------------------------------------------------------------------------
 
+    async def _healthy(
+        self,
+        model: str,
+        messages: Any,
+        input: Any,
+        specific_deployment: bool | None,
+        kwargs: dict[str, Any],
+    ) -> list[Deployment] | Deployment | _Picked:
+        """LiteLLM's usable deployments. LiteLLM's own refusal (nothing usable, a rate limit)
+        is raised as LiteLLM would raise it; any other failure to list them is a fallback:
+        a shuffle pick among the group's configured deployments."""
+        try:
+            return await compat.healthy_deployments(
+                self.router, model, kwargs, messages, input, specific_deployment
+            )
+        except Exception as exc:
+            if type(exc).__module__.startswith("litellm"):
+                raise
+            everything = compat.group_deployments(self.router, model)
+            if not everything:
+                raise
+            self.fallbacks.fell_back(Outcome.ERROR, f"listing deployments failed: {exc!r}")
+            return _Picked(dict(shuffle_pick(everything)))
+        finally:
+            for key in CONSUMED_KEYS:  # as LiteLLM's own selection leaves them
+                kwargs.pop(key, None)
+
     def _trivial(self, healthy: list[Deployment] | Deployment) -> Deployment | None:
         """The answer when there is nothing to decide: a pinned deployment, or a single one."""
-        if isinstance(healthy, dict):
-            self.stats.count(Outcome.SKIPPED)
-            return healthy
+        if isinstance(healthy, Mapping):
+            self.fallbacks.skipped()
+            return dict(healthy)
         if len(healthy) == 1 and self.skip_single:
-            self.stats.count(Outcome.SKIPPED)
+            self.fallbacks.skipped()
             return healthy[0]
         return None
 
@@ -242,86 +240,50 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
                 Outcome.BAD_ANSWER, f"selected_id {decision.selected_id!r} is not a candidate"
             )
         self.breaker.record_success()
-        self.stats.count(Outcome.ROUTED)
+        self.fallbacks.routed()
         self.last_decision = decision
         remember_decision(kwargs, decision.decision_id, decision.selected_id, self.source)
-        for key in CONSUMED_KEYS:  # as LiteLLM's own selection leaves them
-            kwargs.pop(key, None)
-        return deployment
+        return dict(deployment)
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, healthy: list[Deployment], exc: Exception) -> Deployment:
         outcome = exc.outcome if isinstance(exc, TransportError) else Outcome.ERROR
         if outcome is Outcome.REJECTED:
             self.breaker.record_success()  # the sidecar is up; this request was the problem
         else:
             self.breaker.record_failure()
-        self._fell_back(outcome, str(exc) or type(exc).__name__)
+        return self._fallback(healthy, outcome, str(exc) or type(exc).__name__)
 
-    def _count_lookup_error(self, exc: Exception) -> None:
-        # LiteLLM's own errors (no healthy deployment...) are raised again by its usual path.
-        if type(exc).__module__.startswith("litellm"):
-            self.stats.count(Outcome.SKIPPED)
-        else:
-            self._fell_back(Outcome.ERROR, f"listing deployments failed: {exc!r}")
+    def _fallback(self, healthy: list[Deployment], outcome: Outcome, detail: str) -> Deployment:
+        self.fallbacks.fell_back(outcome, detail)
+        return dict(shuffle_pick(healthy))
 
-    def _fell_back(self, outcome: Outcome, detail: str) -> None:
-        self.stats.count(outcome)
-        level = logging.WARNING if outcome not in self._warned else logging.DEBUG
-        self._warned.add(outcome)
-        log.log(level, "routeiq: falling back to LiteLLM's routing (%s): %s", outcome.value, detail)
-
-    def _fallback_sync(
-        self,
-        snapshot: KwargsSnapshot,
-        model: str,
-        messages: Any,
-        input: Any,
-        specific_deployment: bool | None,
-        kwargs: dict[str, Any],
-    ) -> Deployment:
-        snapshot.restore()
-        token = _IN_FALLBACK.set(True)
+    def warm(self, timeout_s: float = 2.0) -> bool:
+        """Open the connection to the sidecar now, so the first call does not pay for it."""
         try:
-            return self._usual_sync(
-                model=model, messages=messages, input=input,
-                specific_deployment=specific_deployment, request_kwargs=kwargs,
-            )
-        finally:
-            _IN_FALLBACK.reset(token)
-
-    async def _fallback_async(
-        self,
-        snapshot: KwargsSnapshot,
-        model: str,
-        messages: Any,
-        input: Any,
-        specific_deployment: bool | None,
-        kwargs: dict[str, Any],
-    ) -> Deployment:
-        snapshot.restore()
-        token = _IN_FALLBACK.set(True)
-        try:
-            return await self._usual_async(
-                model=model, messages=messages, input=input,
-                specific_deployment=specific_deployment, request_kwargs=kwargs,
-            )
-        finally:
-            _IN_FALLBACK.reset(token)
+            return self.transport.warm(timeout_s)
+        except Exception:
+            log.debug("routeiq: warm-up failed", exc_info=True)
+            return False
 
     def close(self) -> None:
         self.transport.close()
 
 
-def install(router: Any, *, feedback: bool = True, **kw: Any) -> RouteIQStrategy:
+def install(router: Any, *, feedback: bool = True, warm: bool = True, **kw: Any) -> RouteIQStrategy:
     """Create a ``RouteIQStrategy`` for ``router`` and make it the router's strategy.
 
-    With ``feedback`` (default) a ``RouteIQFeedbackLogger`` sharing the strategy's connection
-    is added to ``litellm.callbacks`` (replacing one an earlier ``install`` on the same router
-    added), so every call this strategy routed reports its outcome.
-    Keyword arguments are those of ``RouteIQStrategy``.
+    ``register_plugin`` on LiteLLM releases that have it, ``set_custom_routing_strategy``
+    before. With ``warm`` (default) the connection to the sidecar is opened now (a sidecar
+    that is not up yet is no error). With ``feedback`` (default) a ``RouteIQFeedbackLogger``
+    sharing the strategy's connection is added to ``litellm.callbacks`` (replacing one an
+    earlier ``install`` on the same router added), so every call this strategy routed reports
+    its outcome. Keyword arguments are those of ``RouteIQStrategy``.
     """
     strategy = RouteIQStrategy(router, **kw)
-    router.set_custom_routing_strategy(strategy)
+    if warm:
+        strategy.warm()
+    strategy.entry_point = compat.register_strategy(router, strategy)
+    _INSTALLED[router] = strategy
     if feedback:
         import litellm
 
@@ -339,7 +301,5 @@ def install(router: Any, *, feedback: bool = True, **kw: Any) -> RouteIQStrategy
 
 
 def installed_strategy(router: Any) -> RouteIQStrategy | None:
-    """The RouteIQStrategy currently installed on ``router`` (None if LiteLLM reset it)."""
-    bound = router.__dict__.get("async_get_available_deployment")
-    owner = getattr(bound, "__self__", None)
-    return owner if isinstance(owner, RouteIQStrategy) else None
+    """The RouteIQStrategy ``install`` last put on ``router`` (None if never)."""
+    return _INSTALLED.get(router)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from routeiq_litellm.candidates import (
+    UNKNOWN_PRICE_PER_MTOK,
     CachedLookup,
     build_candidate,
     build_candidates,
@@ -83,7 +84,7 @@ def test_base_model_names_the_cost_map_entry() -> None:
     assert c["input_cost_per_mtok"] == pytest.approx(0.15)
 
 
-def test_unknown_model_gets_zero_prices_and_no_limit() -> None:
+def test_unknown_model_is_labelled_price_unknown_and_has_no_limit() -> None:
     c = build_candidate(dep("x", "custom/unknown"), lookup)
     assert c == {
         "id": "x",
@@ -92,6 +93,39 @@ def test_unknown_model_gets_zero_prices_and_no_limit() -> None:
         "output_cost_per_mtok": 0.0,
         "max_input_tokens": 0,
         "capabilities": [],
+        "labels": {"price": "unknown"},
+    }
+
+
+def test_a_zero_price_in_the_cost_map_is_unknown_not_free() -> None:
+    """LiteLLM's bundled map lists some models at $0: they must not win every easy prompt."""
+    zero = {"openai/free-looking": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}}
+    cands, _ = build_candidates(
+        [dep("cheap", "openai/gpt-4o-mini"), dep("z", "openai/free-looking"),
+         dep("r", "openai/o3-mini")],
+        lambda m: COST_MAP.get(m) or zero.get(m),
+    )
+    by_id = {c["id"]: c for c in cands}
+    assert by_id["z"]["labels"] == {"price": "unknown"}
+    # priced as the dearest known fellow candidate: it never wins on price
+    assert by_id["z"]["input_cost_per_mtok"] == pytest.approx(1.1)
+    assert by_id["z"]["output_cost_per_mtok"] == pytest.approx(4.4)
+    assert "labels" not in by_id["cheap"]
+
+
+def test_a_declared_price_wins_even_when_zero() -> None:
+    cands, _ = build_candidates(
+        [dep("self", "custom/llama", input_cost_per_token=0, output_cost_per_token=0),
+         dep("cheap", "openai/gpt-4o-mini")],
+        lookup,
+    )
+    assert cands[0]["input_cost_per_mtok"] == 0.0 and "labels" not in cands[0]
+
+
+def test_when_no_price_is_known_every_candidate_gets_the_same_nonzero_price() -> None:
+    cands, _ = build_candidates([dep("a", "custom/a"), dep("b", "custom/b")], lookup)
+    assert {(c["input_cost_per_mtok"], c["output_cost_per_mtok"]) for c in cands} == {
+        UNKNOWN_PRICE_PER_MTOK
     }
 
 

@@ -6,9 +6,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from routeiq_litellm.feedback import FeedbackSender, feedback_body
-from routeiq_litellm.proxy import HookSettings
 from routeiq_litellm.request import remember_decision
 from routeiq_litellm.stats import Outcome
 from routeiq_litellm.transport import Decision, TransportError
@@ -101,20 +99,16 @@ def test_sender_counts_unknown_and_failed_deliveries() -> None:
     assert sender.counts["failed"] == 1
 
 
-def test_hook_settings_from_env() -> None:
-    s = HookSettings.from_env({
-        "ROUTEIQ_LITELLM_URL": "127.0.0.1:9",
-        "ROUTEIQ_LITELLM_TRANSPORT": "grpc",
-        "ROUTEIQ_LITELLM_TIMEOUT_MS": "25",
-        "ROUTEIQ_LITELLM_FEEDBACK": "off",
-        "ROUTEIQ_LITELLM_BREAKER_FAILURES": "3",
-    })
-    assert (s.url, s.transport, s.timeout_ms, s.feedback, s.breaker_failures) == (
-        "127.0.0.1:9", "grpc", 25.0, False, 3)
-    assert HookSettings.from_env({}) == HookSettings()
-    with pytest.raises(ValueError, match="ROUTEIQ_LITELLM_TIMEOUT_MS='fast'"):
-        HookSettings.from_env({"ROUTEIQ_LITELLM_TIMEOUT_MS": "fast"})
-    with pytest.raises(ValueError, match="ROUTEIQ_LITELLM_FEEDBACK"):
-        HookSettings.from_env({"ROUTEIQ_LITELLM_FEEDBACK": "maybe"})
-    with pytest.raises(ValueError, match=r"transport='x' \(http or grpc\); timeout_ms=0.0"):
-        HookSettings.from_env({"ROUTEIQ_LITELLM_TIMEOUT_MS": "0", "ROUTEIQ_LITELLM_TRANSPORT": "x"})
+def test_a_plugin_decision_is_reported_only_for_the_model_the_sidecar_selected() -> None:
+    """The plugin narrows to several models; an answer from another than the selected one
+    says nothing about the selected model, so it is not reported."""
+    meta = {"routing_plugin_signals": {"routeiq": {
+        "decision_id": "dec-p", "deployment_ids": ["cheap", "cheap-eu"],
+        "routeiq_source": "plugin-1"}}}
+    kw: dict[str, Any] = {"metadata": meta}
+    for dep in ("cheap", "cheap-eu"):
+        body = feedback_body(logged(kw, dep), T0, T0, True, "plugin-1")
+        assert body is not None and body["decision_id"] == "dec-p"
+    assert feedback_body(logged(kw, "strong"), T0, T0, True, "plugin-1") is None
+    assert feedback_body(logged(kw, "cheap"), T0, T0, True, "another-plugin") is None
+
