@@ -18,6 +18,7 @@ import numpy as np
 
 from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
+from routeiq_sidecar.bundle import packaged
 from routeiq_sidecar.bundle.loader import encoder_for
 from routeiq_sidecar.bundle.prototypes import Prototypes, load_prototypes
 from routeiq_sidecar.model.encoder import TextEncoder
@@ -104,13 +105,15 @@ def build_bundle(
         static = distill_static(tmp, enc, dims=static_dims, threads=threads)
         static_clf = build_centroids(static_encoder_for(tmp, static), protos)
         static_clf.save(tmp / STATIC_CENTROIDS_FILE)
+        router = packaged.install(tmp) if encoder == "minilm" else None  # trained on MiniLM
         meta = {
             "name": name,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "builder": f"routeiq-sidecar {__version__}",
             "encoder": enc,
-            "default_strategy": "centroid",
-            "heads": {"centroid": centroid_head(CENTROIDS_FILE, clf, protos)},
+            "default_strategy": packaged.STRATEGY if router else "centroid",
+            "heads": {**({packaged.STRATEGY: router} if router else {}),
+                      "centroid": centroid_head(CENTROIDS_FILE, clf, protos)},
             "static": {
                 **static,
                 "default_strategy": "centroid",

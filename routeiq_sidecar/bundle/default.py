@@ -16,6 +16,7 @@ from pathlib import Path
 
 from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
+from routeiq_sidecar.bundle import packaged
 from routeiq_sidecar.bundle.build import LAYOUT, build_bundle
 from routeiq_sidecar.bundle.minilm_weights import DISTRIBUTION, minilm_model_dir
 from routeiq_sidecar.bundle.prototypes import load_prototypes
@@ -27,7 +28,7 @@ log = logging.getLogger("routeiq.bundle")
 def default_bundle_path(home: Path) -> Path:
     minilm_model_dir()  # a clear error when the weights package is missing
     key = (f"{__version__}|{metadata.version(DISTRIBUTION)}|{load_prototypes().digest}"
-           f"|layout{LAYOUT}")
+           f"|layout{LAYOUT}|{packaged.digest()}")
     return Path(home) / "bundles" / f"default-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 

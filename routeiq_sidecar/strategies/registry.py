@@ -19,6 +19,7 @@ from routeiq_sidecar.strategies.baselines import (
     StrongestStrategy,
 )
 from routeiq_sidecar.strategies.centroid import CentroidStrategy
+from routeiq_sidecar.strategies.difficulty import load_difficulty
 from routeiq_sidecar.strategies.ensemble import load_ensemble
 from routeiq_sidecar.strategies.knn import load_knn
 from routeiq_sidecar.strategies.matching import ModelIndex
@@ -62,6 +63,7 @@ def build_strategies(bundle: BundleHeads) -> Strategies:
     try:
         index = model_index(bundle)
         trained = _trained(bundle, index)
+        difficulty = load_difficulty(bundle)
     except BundleError:
         raise
     except Exception as exc:
@@ -70,6 +72,8 @@ def build_strategies(bundle: BundleHeads) -> Strategies:
         ) from None
     by_name: dict[str, Strategy] = {name: make() for name, make in BASELINES.items()}
     by_name.update(trained)
+    if difficulty is not None:
+        by_name["difficulty"] = difficulty
     return Strategies(by_name, tuple(sorted(index.models)) if trained else ())
 
 

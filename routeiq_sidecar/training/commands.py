@@ -15,6 +15,34 @@ from routeiq_sidecar.training.train import SPLIT_CHOICES, TRAINED_STRATEGIES
 DATA_HELP = "routing data, JSONL: prompt, scores {model: score}, optional costs (see README)"
 
 
+class _StoreOnce(argparse._StoreAction):
+    """A single-valued flag: given twice with different values is an error, not "last wins"."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        given: dict[str, Any] = namespace.__dict__.setdefault("_given_once", {})
+        if self.dest in given and given[self.dest] != values:
+            parser.error(f"{option_string} given twice with different values "
+                         f"({given[self.dest]!r} and {values!r}); give it once")
+        given[self.dest] = values
+        super().__call__(parser, namespace, values, option_string)
+
+
+def refuse_repeats(parser: argparse.ArgumentParser) -> None:
+    """Make every plain single-valued flag of ``parser`` refuse a conflicting repeat."""
+    for action in parser._actions:
+        if type(action) is argparse._StoreAction:
+            action.__class__ = _StoreOnce
+
+
+def data_files(values: list[str] | None) -> tuple[Path, ...]:
+    """``--data`` values, repeatable and comma-separated, in order, duplicates dropped."""
+    out: list[str] = []
+    for v in values or []:
+        out.extend(s.strip() for s in str(v).split(",") if s.strip())
+    return tuple(Path(p) for p in dict.fromkeys(out))
+
+
 def _strategies(values: list[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for v in values or []:
@@ -49,7 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     s = settings_from(args)
     base = s.bundle if s.bundle is not None else ensure_default_bundle(s.home)
     m = train_bundle(TrainOptions(
-        data=args.data, out=args.out, base_bundle=base,
+        data=data_files(args.data), out=args.out, base_bundle=base,
         strategies=_strategies(args.train_strategy) or TRAINED_STRATEGIES,
         split=args.split, seed=args.seed,
         test_fraction=0.2 if args.test_fraction is None else args.test_fraction,
@@ -74,8 +102,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from routeiq_sidecar.training.evaluate import EvalOptions, evaluate
 
     s = settings_from(args)
+    files = data_files(args.data)
+    if args.leave_one_out:
+        return _leave_one_out(args, files, s)
+    if args.eval_bundle is None:
+        raise ValueError("eval needs --bundle DIR (or --leave-one-out with several --data)")
+    if len(files) != 1:
+        raise ValueError(f"eval --bundle takes one --data file, got {len(files)}")
     report, curves = evaluate(EvalOptions(
-        bundle=args.eval_bundle, data=args.data, strong=args.strong, weak=args.weak,
+        bundle=args.eval_bundle, data=files[0], strong=args.strong, weak=args.weak,
         strategies=_strategies(args.eval_strategy), split=args.split, seed=args.seed,
         test_fraction=args.test_fraction, limit=args.limit, cache_dir=_cache_dir(args, s.home),
         precision=s.encoder_precision, encoder=s.encoder, cascade_margins=(s.cascade_margin,),
@@ -88,8 +123,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leave_one_out(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> int:
+    from routeiq_sidecar.bundle.default import ensure_default_bundle
+    from routeiq_sidecar.bundle.loader import load_bundle
+    from routeiq_sidecar.training.transfer import leave_one_out
+
+    if len(files) < 2:
+        raise ValueError(f"--leave-one-out needs at least two --data files, got {len(files)}")
+    base = args.eval_bundle or ensure_default_bundle(s.home)  # its encoder embeds the prompts
+    bundle = load_bundle(base, precision=s.encoder_precision)
+    report, _ = leave_one_out(files, bundle, cache=_cache_dir(args, s.home),
+                              precision=s.encoder_precision, seed=args.seed or 0,
+                              limit=args.limit)
+    _print(report)
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, metavar="F.jsonl", help=DATA_HELP)
+    p.add_argument("--data", action="append", required=True, metavar="F.jsonl",
+                   help=DATA_HELP + "; repeatable or comma-separated")
     p.add_argument("--limit", type=int, default=None, help="read only the first N examples")
     p.add_argument("--test-fraction", type=float, default=None,
                    help="held-out share for group/random splits "
@@ -111,7 +163,8 @@ def register(subparsers: Any) -> None:
     train.add_argument("--out", type=Path, required=True, help="folder of the new bundle")
     train.add_argument("--strategy", dest="train_strategy", action="append", metavar="NAME",
                        help=f"heads to train, repeatable or comma-separated "
-                       f"(default: {','.join(TRAINED_STRATEGIES)})")
+                       f"(default: {','.join(TRAINED_STRATEGIES)}; also: difficulty, the "
+                       "head that transfers to files and models it never saw)")
     train.add_argument("--split", default="auto", choices=SPLIT_CHOICES,
                        help="rows held out of training: field (the data's split column), group "
                        "(whole categories), random, none (train on all), auto (field if every "
@@ -122,6 +175,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--name", default=None, help="bundle name (default routeiq-trained-<data>)")
     add_setting_flags(train, ("--bundle", "--home", "--encoder", "--encoder-precision"))
     train.set_defaults(fn=cmd_train)
+    refuse_repeats(train)
 
     ev = subparsers.add_parser(
         "eval", help="APGR / CPT / AIQ of a trained bundle's strategies vs random, length, oracle",
@@ -130,8 +184,12 @@ def register(subparsers: Any) -> None:
         "points and AIQ against the best single model, random and the oracle.",
     )
     _common(ev)
-    ev.add_argument("--bundle", dest="eval_bundle", type=Path, required=True, metavar="DIR",
-                    help="trained bundle folder")
+    ev.add_argument("--bundle", dest="eval_bundle", type=Path, default=None, metavar="DIR",
+                    help="trained bundle folder (required unless --leave-one-out)")
+    ev.add_argument("--leave-one-out", action="store_true",
+                    help="for each --data file: fit the difficulty head on the others, measure "
+                    "it on that one (its test rows if it has a split column), vs random, "
+                    "length, oracle (bench/transfer.py prints the same as tables)")
     ev.add_argument("--strong", default=None, help="strong model of the pair")
     ev.add_argument("--weak", default=None, help="weak model of the pair")
     ev.add_argument("--strategy", dest="eval_strategy", action="append", metavar="NAME",
@@ -144,3 +202,4 @@ def register(subparsers: Any) -> None:
                     help="draw the PGR and quality-cost curves (needs matplotlib: [plot] extra)")
     add_setting_flags(ev, ("--home", "--encoder", "--cascade-margin", "--encoder-precision"))
     ev.set_defaults(fn=cmd_eval)
+    refuse_repeats(ev)

@@ -32,23 +32,27 @@ from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.errors import invalid
+from routeiq_sidecar.strategies.difficulty import HEAD_FILE as DIFFICULTY_FILE
 from routeiq_sidecar.strategies.features import feature_matrix, varying_features
 from routeiq_sidecar.strategies.matching import ModelIndex
 from routeiq_sidecar.strategies.registry import with_escalation
 from routeiq_sidecar.training.data import (
     Dataset,
     cost_matrix,
-    load_jsonl,
     resolve_split,
     score_matrix,
     split_dataset,
 )
+from routeiq_sidecar.training.difficulty import FilePart, difficulty_params, fit_difficulty
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
 from routeiq_sidecar.training.fit import Fitted, Rows, fit_ensemble, fit_knn, fit_net
 from routeiq_sidecar.training.onnx_export import write_head
 from routeiq_sidecar.training.pairs import default_pair
+from routeiq_sidecar.training.pool import load_sources, pooled, provenance, split_each
 
 TRAINED_STRATEGIES = ("knn", "mlp", "mf")
+TRANSFER_STRATEGIES = ("difficulty",)  # one head for any model list (training/difficulty.py)
+TRAINABLE = (*TRAINED_STRATEGIES, *TRANSFER_STRATEGIES)
 SERVED_STRATEGIES = (*TRAINED_STRATEGIES, "ensemble")  # ensemble: added with >= 2 heads
 SPLIT_CHOICES = ("auto", "field", "group", "random", "none")
 VALIDATION_FRACTION = 0.15
@@ -58,7 +62,7 @@ FILE_PREFIX = {"minilm": "", "static": "static."}  # static heads: static.knn.np
 
 @dataclass
 class TrainOptions:
-    data: Path
+    data: Path | tuple[Path, ...]  # one file or several, pooled (training/pool.py)
     out: Path
     base_bundle: Path
     strategies: tuple[str, ...] = TRAINED_STRATEGIES
@@ -71,6 +75,20 @@ class TrainOptions:
     name: str = ""
     precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
     encoder: str = "minilm"  # minilm | static | cascade (settings.encoder)
+
+
+def data_paths(data: Path | tuple[Path, ...]) -> tuple[Path, ...]:
+    return (Path(data),) if isinstance(data, str | Path) else tuple(Path(p) for p in data)
+
+
+def file_part(bundle: LoadedBundle, ds: Dataset, opts: TrainOptions) -> FilePart:
+    """One file's training rows for the difficulty head (its own model list and scores)."""
+    sels = select_prompts(ds.prompts, bundle.manifest)
+    emb = embed_cached(bundle.encoder, [s.text for s in sels], manifest=bundle.manifest,
+                       cache_dir=opts.cache_dir, desc=f"embedding {Path(ds.path or '').stem}",
+                       precision=opts.precision)
+    tokens = np.asarray([max(1, s.estimated_prompt_tokens) for s in sels], np.float64)
+    return FilePart(Path(ds.path or "").stem, emb, tokens, score_matrix(ds, ds.models), ds.models)
 
 
 def file_sha256(path: Path) -> str:
@@ -173,6 +191,8 @@ def trained_kinds(encoder: str) -> tuple[str, ...]:
 def _fit_heads(view: LoadedBundle, opts: TrainOptions, models: tuple[str, ...],
                fit_ds: Dataset, val_ds: Dataset) -> list[Fitted]:
     """Every requested head (and the ensemble of two or more), best validation score first."""
+    if not any(n in TRAINED_STRATEGIES for n in opts.strategies):
+        return []
     label = "" if view.kind == "minilm" else f" {view.kind}"
     fit_rows = rows_for(view, fit_ds, models, opts.cache_dir, f"embedding{label} (fit)",
                         opts.precision)
@@ -180,7 +200,7 @@ def _fit_heads(view: LoadedBundle, opts: TrainOptions, models: tuple[str, ...],
                         opts.precision)
     features = varying_features(np.concatenate([fit_rows.features, val_rows.features]))
     fitted: list[Fitted] = []
-    for name in opts.strategies:
+    for name in [n for n in opts.strategies if n in TRAINED_STRATEGIES]:
         if name == "knn":
             fitted.append(fit_knn(models, fit_rows, val_rows))
         else:
@@ -203,18 +223,29 @@ def _base_views(opts: TrainOptions, base: LoadedBundle | None,
 def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dict[str, Any]:
     """Train and write the bundle at ``opts.out``; returns the manifest plus a ``report`` (the
     heads of the encoder that answers first) and ``report_by_encoder``."""
-    unknown = [s for s in opts.strategies if s not in TRAINED_STRATEGIES]
+    unknown = [s for s in opts.strategies if s not in TRAINABLE]
     if unknown or not opts.strategies:
-        raise invalid("strategy", f"unknown strategies {unknown}; trainable: {TRAINED_STRATEGIES}")
+        raise invalid("strategy", f"unknown strategies {unknown}; trainable: {TRAINABLE}")
     kinds = trained_kinds(opts.encoder)
-    ds = load_jsonl(opts.data, limit=opts.limit)
+    paths = data_paths(opts.data)
+    sources = load_sources(paths, limit=opts.limit)
+    if opts.split not in SPLIT_CHOICES:
+        raise invalid("split", f"unknown split {opts.split!r}; expected one of {SPLIT_CHOICES}")
+    trains, tests, methods = split_each(sources, opts.split, opts.seed, opts.test_fraction)
+    ds = pooled([s.dataset for s in sources])
     models = ds.models
     ModelIndex(models, opts.aliases)  # aliases must point at trained models
-    train, test, method = held_out_split(ds, opts.split, opts.seed, opts.test_fraction)
+    train = pooled(trains)
+    test_parts = [t for t in tests if t is not None]
+    test = pooled(test_parts) if test_parts else None
+    method = methods[0] if len(set(methods)) == 1 else "per-file"
     fit_ds, val_ds, inner = _validation_split(train, method, opts.seed)
     loaded = _base_views(opts, base, kinds)
     first = loaded[kinds[0]]
     fitted = {kind: _fit_heads(loaded[kind], opts, models, fit_ds, val_ds) for kind in kinds}
+    minilm = loaded.get("minilm")
+    difficulty = (fit_difficulty([file_part(minilm, t, opts) for t in trains], seed=opts.seed)
+                  if "difficulty" in opts.strategies and minilm is not None else None)
 
     out = Path(opts.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -231,10 +262,17 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
             for f in heads:
                 entry = {**_write_head(f, tmp, kind), "models": list(models)}
                 tables[kind]["heads"][f.name] = entry
-            tables[kind]["default_strategy"] = heads[0].name
+            if heads:
+                tables[kind]["default_strategy"] = heads[0].name
+        if difficulty is not None:
+            difficulty.save(tmp / DIFFICULTY_FILE)
+            tables["minilm"]["heads"]["difficulty"] = {"file": DIFFICULTY_FILE,
+                                                       **difficulty_params(difficulty)}
+            if not fitted.get("minilm"):
+                tables["minilm"]["default_strategy"] = "difficulty"
         strong, weak = default_pair(models, score_matrix(train, models), cost_matrix(train, models))
         meta = {
-            "name": opts.name or f"routeiq-trained-{Path(opts.data).stem}",
+            "name": opts.name or f"routeiq-trained-{'+'.join(p.stem for p in paths)}",
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "builder": f"routeiq-sidecar {__version__}",
             "encoder": first.manifest["encoder"],
@@ -245,8 +283,9 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
             "model_stats": _model_stats(train, models),
             "pair": {"strong": strong, "weak": weak},
             "training": {
-                "data": Path(opts.data).name,
-                "data_sha256": file_sha256(opts.data),
+                "data": ",".join(p.name for p in paths),
+                "data_sha256": sources[0].sha256 if len(sources) == 1 else None,
+                "files": provenance(sources, trains, tests, methods),
                 "rows": len(ds),
                 "limit": opts.limit,
                 "seed": opts.seed,

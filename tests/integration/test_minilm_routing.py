@@ -1,4 +1,5 @@
-"""Behaviour that depends on the real MiniLM encoder: easy prompts to `cheap`, hard to `strong`.
+"""Behaviour that depends on the real MiniLM encoder: easy prompts to `cheap`, hard to `strong`,
+with the default bundle's default strategy (the shipped `difficulty` head) and with `centroid`.
 
 The prompts live in expected_routes.yaml (written for this project, not in the prototypes).
 """
@@ -24,22 +25,26 @@ CANDS = (
     CandidateSpec("strong", "anthropic/claude-opus-4", 15, 75),
 )
 CASES = [(want, p) for want in ("cheap", "strong") for p in EXPECTED[want]]
+STRATEGIES = ("", "centroid")  # "": the bundle's default
 
 
 @pytest.fixture(scope="module")
 def results(
     minilm_bundle: LoadedBundle, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
+) -> dict[tuple[str, str], str]:
     import asyncio
 
-    async def run() -> dict[str, str]:
+    async def run() -> dict[tuple[str, str], str]:
         engine = Engine(
             make_settings(tmp_path_factory.mktemp("h")), minilm_bundle, Catalogue.empty()
         )
         out = {}
-        for _, prompt in CASES:
-            d = await engine.route(RouteInput(request_id="t", prompt=prompt, candidates=CANDS))
-            out[prompt] = d.selected.id
+        for strategy in STRATEGIES:
+            for _, prompt in CASES:
+                d = await engine.route(RouteInput(request_id="t", prompt=prompt,
+                                                  candidates=CANDS, strategy=strategy))
+                out[(strategy, prompt)] = d.selected.id
+                assert d.strategy == (strategy or "difficulty")
         await engine.close()
         return out
 
@@ -50,11 +55,12 @@ def test_at_least_twenty_prompts_each_way() -> None:
     assert len(EXPECTED["cheap"]) >= 15 and len(EXPECTED["strong"]) >= 15 and len(CASES) >= 20
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_share_routed_as_expected(
-    results: dict[str, str], capsys: pytest.CaptureFixture[str]
+    results: dict[tuple[str, str], str], strategy: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hits = sum(results[p] == want for want, p in CASES)
+    hits = sum(results[(strategy, p)] == want for want, p in CASES)
     share = hits / len(CASES)
     with capsys.disabled():
-        print(f"\nMiniLM centroid routing: {hits}/{len(CASES)} = {share:.0%} as expected")
-    assert share >= 0.9, [(w, p) for w, p in CASES if results[p] != w]
+        print(f"\nMiniLM {strategy or 'default'} routing: {hits}/{len(CASES)} = {share:.0%}")
+    assert share >= 0.9, [(w, p) for w, p in CASES if results[(strategy, p)] != w]

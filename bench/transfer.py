@@ -1,0 +1,115 @@
+"""Leave one file out (docs/benchmarks.md "Routing that transfers"): for each outcome file, fit
+the `difficulty` head on the other files and measure it on the one left out, against random,
+length, the oracle, its kNN part alone and the old `centroid` default. Prints markdown
+tables and the JSON report; ``--plots DIR`` draws one PGR curve figure per fold.
+
+    .venv/bin/python bench/transfer.py --home .routeiq-home --plots bench/results
+    # the same as: routeiq-sidecar eval --leave-one-out --data A,B,C,D --home .routeiq-home
+
+``--grid`` also scores a small grid of (blend, k) by mean leave-one-out APGR (how the
+defaults were picked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routeiq_sidecar.bundle.default import ensure_default_bundle
+from routeiq_sidecar.bundle.loader import load_bundle
+from routeiq_sidecar.training.transfer import fold, leave_one_out, load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = ("routellm_mmlu", "llmrouter_9models", "routerbench_subset_11models",
+         "routerdc_7models")
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = ["| left-out file (rows) | strong / weak | router | APGR | CPT(50) | CPT(80) |",
+             "|---|---|---|---|---|---|"]
+    for f in report["folds"]:
+        first = True
+        for name in ("difficulty", "knn", "centroid", "length", "random", "oracle"):
+            r = f["routers"][name] if name in f["routers"] else f[name]
+            head = (f"| {f['file']} ({f['n']}) | {f['strong']} / {f['weak']} " if first
+                    else "|  |  ")
+            label = f"**{name}**" if name == "difficulty" else name
+            lines.append(f"{head}| {label} | {r['apgr']:.3f} | {pct(r['cpt50'])} | "
+                         f"{pct(r['cpt80'])} |")
+            first = False
+    m = report["mean_apgr"]
+    lines.append("")
+    lines.append("Mean APGR over folds: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+    return "\n".join(lines)
+
+
+def plot(curves: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.8), squeeze=False)
+    for ax, (name, cur) in zip(axes[0], curves.items(), strict=True):
+        for router, c in cur.items():
+            ax.plot(c.strong_share, c.pgr, label=router, lw=2.0 if router == "difficulty" else 1)
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("share of calls to the strong model")
+        ax.set_ylabel("PGR")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "transfer_loo.png", dpi=110)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--files", default=",".join(FILES))
+    ap.add_argument("--home", type=Path, default=ROOT / ".routeiq-home")
+    ap.add_argument("--precision", default="int8")
+    ap.add_argument("--plots", type=Path, default=None)
+    ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="also write the JSON report here")
+    args = ap.parse_args()
+    paths = [args.data_dir / f"{n}.jsonl" for n in args.files.split(",")]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"data files not found: {missing}", file=sys.stderr)
+        return 2
+    bundle = load_bundle(ensure_default_bundle(args.home), precision=args.precision)
+    cache = args.home / "embeddings"
+    report, curves = leave_one_out(paths, bundle, cache=cache, precision=args.precision)
+    print(table(report))
+    if args.grid:
+        files = [load_file(p, bundle, cache, args.precision) for p in paths]
+        print("\n| blend | k | " + " | ".join(f.name for f in files) + " | mean |")
+        print("|---|---|" + "---|" * (len(files) + 1))
+        for blend, k in itertools.product((0.0, 0.2, 1 / 3, 0.5, 1.0), (10, 30, 100)):
+            if blend == 0.0 and k != 10:
+                continue
+            vals = [fold(f, [o for o in files if o is not f], bundle,
+                         params={"blend": blend, "k": k})[0]["routers"]["difficulty"]["apgr"]
+                    for f in files]
+            print(f"| {blend:.2f} | {k} | " + " | ".join(f"{v:.3f}" for v in vals)
+                  + f" | {np.mean(vals):.3f} |", flush=True)
+    if args.plots is not None:
+        plot(curves, args.plots)
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

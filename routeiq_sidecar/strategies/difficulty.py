@@ -1,0 +1,153 @@
+"""`difficulty`: one prompt-difficulty score learned across outcome files, applied to any
+candidate list through model descriptors (no retraining for new models).
+
+Difficulty ``d`` in 0..1 is the `length` baseline's difficulty, ``log(tokens) / log(2048)``,
+moved by a k-nearest-neighbour estimate over the stored training prompts (cosine similarity of
+the embeddings, ``softmax(sim / temperature)`` weights over the ``k`` nearest) of how much
+worse than usual the models of that prompt's file did on it (the per-file z-scored mean
+failure rate, so 0/1 correctness, pass rates and judge scores pool)::
+
+    d = clip(log(tokens) / log(2048) + s_len / log(2048) * w / (1 - w) * z(knn), 0, 1)
+
+``s_len`` is the spread of the training prompts' log lengths and ``z(knn)`` the estimate
+standardised over the training prompts, so prompts rank exactly as by the blend
+``(1 - w) * z(length) + w * z(knn)`` whose ``w``, ``k`` and temperature were picked by the
+leave-one-file-out score (bench/transfer.py), while ``d`` keeps the absolute scale of the
+`length` strategy (a 20-token question is easy whatever the training prompts looked like).
+
+A candidate's quality is ``1 - d * (1 - ability)``: on an easy prompt every model is near 1
+and cost decides; on a hard one quality falls to the model's ability, so stronger models pull
+ahead. ``ability`` is the model's descriptor: learned from the training data for a model the
+head knows (its standing among the models scored on the same prompts, on the 0.50-0.95 scale
+of the price prior), else the candidate's ``quality_prior``, else its price tier
+(strategies/priors.py). So unknown models still get cheaper on easy prompts and stronger on
+hard ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.strategies.base import BundleHeads, QualityEstimate, StrategyInput
+from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
+from routeiq_sidecar.strategies.matching import ModelIndex
+
+CHUNK = 512
+ROW_BLOCK = 1024  # stored rows per matrix product (see strategies/knn.py)
+HEAD_FILE = "difficulty.npz"
+
+
+@dataclass
+class DifficultyHead:
+    embeddings: np.ndarray  # (n, dim) float32 L2-normalised training prompts
+    targets: np.ndarray  # (n,) per-file z-scored failure
+    weights: np.ndarray  # (n,) row weights (each file counts the same)
+    standard: np.ndarray  # (4,) mean, std of log tokens; mean, std of the knn estimate
+    models: tuple[str, ...]  # models with a learned ability
+    abilities: np.ndarray  # (m,) 0.50..0.95
+    k: int = 10
+    temperature: float = 0.05
+    blend: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
+        self._blocks = [np.ascontiguousarray(self.embeddings[i : i + ROW_BLOCK])
+                        for i in range(0, self.embeddings.shape[0], ROW_BLOCK)]
+
+    def knn(self, embeddings: np.ndarray) -> np.ndarray:
+        q = np.asarray(embeddings, np.float32)
+        out = np.empty(q.shape[0])
+        for i in range(0, q.shape[0], CHUNK):
+            sims = np.concatenate([blk @ q[i : i + CHUNK].T for blk in self._blocks]).T
+            k = self.k
+            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else \
+                np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+            top = np.take_along_axis(sims, idx, axis=1)
+            w = np.exp((top - top.max(axis=1, keepdims=True)) / self.temperature)
+            w = w * self.weights[idx]
+            out[i : i + CHUNK] = (w * self.targets[idx]).sum(1) / w.sum(1)
+        return out
+
+    def difficulty(self, embeddings: np.ndarray, tokens: np.ndarray,
+                   knn: np.ndarray | None = None) -> np.ndarray:
+        """``(n,)`` difficulty in 0..1 (``knn``: precomputed estimates)."""
+        _, s_len, m_knn, s_knn = (float(v) for v in self.standard)
+        if self.blend <= 0:
+            z = np.zeros(len(tokens))
+        else:
+            est = self.knn(embeddings) if knn is None else knn
+            z = (est - m_knn) / s_knn
+        if self.blend >= 1:  # the kNN part alone (a diagnostic in bench/transfer.py)
+            return np.asarray(0.5 + 0.5 * np.tanh(z))
+        pivot = math.log(LENGTH_PIVOT_TOKENS)
+        length = np.log(np.maximum(np.asarray(tokens, np.float64), 1.0)) / pivot
+        shift = s_len / pivot * self.blend / (1 - self.blend) * z
+        return np.asarray(np.clip(length + shift, 0.0, 1.0))
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path, embeddings=self.embeddings.astype(np.float16),
+            targets=self.targets.astype(np.float32), weights=self.weights.astype(np.float32),
+            standard=self.standard,
+            models=np.asarray(self.models, dtype=str), abilities=self.abilities,
+            params=np.asarray([self.k, self.temperature, self.blend], np.float64))
+
+    @classmethod
+    def load(cls, path: Path) -> DifficultyHead:
+        with np.load(path, allow_pickle=False) as z:
+            emb = z["embeddings"].astype(np.float32)
+            emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12  # undo float16 rounding
+            k, temperature, blend = (float(v) for v in z["params"])
+            return cls(emb, z["targets"].astype(np.float64), z["weights"].astype(np.float64),
+                       z["standard"].astype(np.float64),
+                       tuple(str(m) for m in z["models"]), z["abilities"].astype(np.float64),
+                       int(k), temperature, blend)
+
+
+def quality(difficulty: np.ndarray, abilities: np.ndarray) -> np.ndarray:
+    """``(n, m)``: ``1 - d * (1 - ability)`` for every prompt and model."""
+    d = np.clip(np.asarray(difficulty, np.float64), 0.0, 1.0)[:, None]
+    return np.asarray(1.0 - d * (1.0 - np.asarray(abilities, np.float64)[None, :]))
+
+
+class DifficultyStrategy:
+    name = "difficulty"
+
+    def __init__(self, head: DifficultyHead) -> None:
+        self.head = head
+        self.index = ModelIndex(head.models)
+
+    def abilities(self, inp: StrategyInput) -> tuple[np.ndarray, list[str]]:
+        """Each candidate's descriptor: learned when the head knows the model, else its prior."""
+        out = inp.priors.astype(np.float64).copy()
+        sources = list(inp.prior_sources)
+        for i, col in enumerate(self.index.match(inp.candidates)):
+            if col is not None:
+                out[i] = float(self.head.abilities[col])
+                sources[i] = "learned"
+        return out, sources
+
+    def predict(self, inp: StrategyInput) -> QualityEstimate:
+        tokens = np.asarray([max(1, inp.text.estimated_prompt_tokens)], np.float64)
+        d = float(self.head.difficulty(inp.embedding[None, :], tokens)[0])
+        ability, sources = self.abilities(inp)
+        return QualityEstimate(
+            quality=np.clip(quality(np.asarray([d]), ability)[0], 0.0, 1.0),
+            sources=tuple(f"difficulty+{s}" for s in sources),
+            note=f"difficulty {d:.2f} (learned across outcome files)",
+        )
+
+
+def load_difficulty(bundle: BundleHeads) -> DifficultyStrategy | None:
+    spec = bundle.head("difficulty")
+    if spec is None:
+        return None
+    head = DifficultyHead.load(bundle.path / str(spec.get("file", HEAD_FILE)))
+    if head.embeddings.shape[1] != bundle.embedding_dim:
+        raise BundleError(f"bundle {bundle.path}: difficulty width does not match the encoder's")
+    return DifficultyStrategy(head)

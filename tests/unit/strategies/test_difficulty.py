@@ -1,0 +1,116 @@
+"""`difficulty`: one difficulty score, any candidate list (no model shared with training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from routeiq_sidecar.strategies.base import StrategyInput
+from routeiq_sidecar.strategies.difficulty import (
+    DifficultyHead,
+    DifficultyStrategy,
+    quality,
+)
+from routeiq_sidecar.strategies.priors import capability_priors
+from routeiq_sidecar.text import SelectedText
+from routeiq_sidecar.training.difficulty import FilePart, abilities, failure_target, fit_difficulty
+from routeiq_sidecar.types import CandidateSpec, Signals
+
+from .test_baselines import pick
+
+DIM = 8
+
+
+def _parts(seed: int = 0) -> list[FilePart]:
+    """Two synthetic files: hard prompts sit near one direction and are long, easy near another;
+    the files have different model sets and score levels."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, models, levels in (("a", ("big-a", "small-a"), (0.9, 0.5)),
+                                 ("b", ("big-b", "mid-b", "small-b"), (0.8, 0.6, 0.3))):
+        n = 120
+        hard = rng.random(n) < 0.5
+        emb = rng.normal(0, 0.3, (n, DIM))
+        emb[:, 0] += np.where(hard, 1.0, -1.0)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        tokens = np.where(hard, rng.integers(200, 400, n), rng.integers(5, 30, n)).astype(float)
+        p = np.asarray(levels)[None, :] - np.where(hard, 0.4, -0.1)[:, None] * np.arange(
+            1, len(models) + 1)[None, :] / len(models)
+        scores = (rng.random((n, len(models))) < np.clip(p, 0, 1)).astype(float)
+        parts.append(FilePart(name, emb.astype(np.float32), tokens, scores, models))
+    return parts
+
+
+def _vec(hard: bool) -> np.ndarray:
+    v = np.zeros(DIM, np.float32)
+    v[0] = 1.0 if hard else -1.0
+    return v
+
+
+def test_failure_target_is_per_file_z_scored() -> None:
+    t = failure_target(np.asarray([[1, 1], [0, 1], [0, 0], [np.nan, 0.0]]))
+    assert abs(t.mean()) < 1e-9 and abs(t.std() - 1) < 1e-9
+    assert t[0] < t[1] < t[2] == t[3]
+
+
+def test_abilities_are_standings_on_the_prior_scale() -> None:
+    models, ab = abilities(_parts())
+    by = dict(zip(models, ab, strict=True))
+    assert by["big-a"] == 0.95 and by["small-a"] == 0.50
+    assert by["big-b"] > by["mid-b"] > by["small-b"]
+
+
+def test_fit_predicts_hard_prompts_harder_and_round_trips(tmp_path: Path) -> None:
+    head = fit_difficulty(_parts(), k=5, blend=0.5)
+    d = head.difficulty(np.stack([_vec(True), _vec(False)]), np.asarray([300.0, 10.0]))
+    assert 0.0 <= d[1] < d[0] <= 1.0
+    head.save(tmp_path / "d.npz")
+    again = DifficultyHead.load(tmp_path / "d.npz")
+    np.testing.assert_allclose(
+        again.difficulty(np.stack([_vec(True), _vec(False)]), np.asarray([300.0, 10.0])), d,
+        atol=1e-3)
+    assert again.models == head.models and again.k == 5
+
+
+def test_max_rows_bounds_the_memory() -> None:
+    head = fit_difficulty(_parts(), max_rows=50)
+    assert head.embeddings.shape[0] == 100
+
+
+def test_length_scale_and_quality() -> None:
+    head = fit_difficulty(_parts(), blend=0.0)
+    d = head.difficulty(np.zeros((3, DIM), np.float32), np.asarray([1.0, 45.0, 5000.0]))
+    np.testing.assert_allclose(d, [0.0, np.log(45) / np.log(2048), 1.0])  # as `length`
+    out = quality(np.asarray([0.0, 1.0]), np.asarray([0.6, 0.9]))
+    np.testing.assert_allclose(out, [[1.0, 1.0], [0.6, 0.9]])
+
+
+def _input(hard: bool, cands: tuple[CandidateSpec, ...]) -> StrategyInput:
+    priors, sources = capability_priors(cands)
+    tokens = 600 if hard else 3
+    text = SelectedText("x", tokens, 1, False, False, False)
+    signals = Signals("factual_qa", "simple", 0.8, 0.1, tokens)
+    return StrategyInput(_vec(hard), text, signals, cands, priors, sources, 1)
+
+
+UNKNOWN = (CandidateSpec("cheap", "acme/tiny-1", 0.1, 0.2),
+           CandidateSpec("pricey", "acme/huge-9", 10.0, 30.0))
+
+
+def test_unknown_models_cheap_on_easy_prompts_strong_on_hard_ones() -> None:
+    strategy = DifficultyStrategy(fit_difficulty(_parts(), k=5, blend=0.5))
+    easy, hard = strategy.predict(_input(False, UNKNOWN)), strategy.predict(_input(True, UNKNOWN))
+    assert all(s.endswith("+price") for s in easy.sources)
+    assert hard.quality[1] - hard.quality[0] > 2 * (easy.quality[1] - easy.quality[0])
+    assert pick(strategy, _input(False, UNKNOWN)) == "cheap"
+    assert pick(strategy, _input(True, UNKNOWN), profile="premium") == "pricey"
+
+
+def test_known_models_use_their_learned_ability() -> None:
+    strategy = DifficultyStrategy(fit_difficulty(_parts(), k=5))
+    cands = (CandidateSpec("s", "provider/small-a", 5.0, 5.0),
+             CandidateSpec("b", "big-a", 0.1, 0.1))
+    est = strategy.predict(_input(True, cands))
+    assert est.sources == ("difficulty+learned", "difficulty+learned")
+    assert est.quality[1] > est.quality[0]  # the learned standing, not the price
