@@ -1,0 +1,54 @@
+"""Leave one file out on the shared outcome files (skipped when ../shared/data is absent)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from routeiq_sidecar.bundle.loader import LoadedBundle
+from routeiq_sidecar.cli import main
+from routeiq_sidecar.training.transfer import leave_one_out
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.minilm
+DATA_DIR = Path(os.environ.get("ROUTEIQ_TEST_DATA", str(DATA)))
+FILES = ("llmrouter_9models", "routerbench_subset_11models")
+
+
+def _paths() -> list[Path]:
+    paths = [DATA_DIR / f"{n}.jsonl" for n in FILES]
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"routing data absent: {DATA_DIR} (see ../shared/data/README.md)")
+    return paths
+
+
+def test_each_fold_reports_every_router_against_the_baselines(
+        minilm_bundle: LoadedBundle, tmp_path: Path) -> None:
+    report, curves = leave_one_out(_paths(), minilm_bundle, cache=tmp_path, precision="fp32",
+                                   limit=400)
+    assert [f["file"] for f in report["folds"]] == list(FILES)
+    for f in report["folds"]:
+        assert f["trained_on"] == [n for n in FILES if n != f["file"]]
+        assert set(f["routers"]) == {"difficulty", "knn", "centroid"}
+        assert f["oracle"]["apgr"] > f["random"]["apgr"]
+        assert set(curves[f["file"]]) >= {"difficulty", "length", "oracle"}
+    assert len(report["difficulty_minus_length"]) == 2
+
+
+def test_cli_leave_one_out_prints_json(minilm_bundle: LoadedBundle, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    data = ",".join(str(p) for p in _paths())
+    code = main(["eval", "--leave-one-out", "--data", data, "--limit", "300",
+                 "--bundle", str(minilm_bundle.path), "--home", str(tmp_path),
+                 "--encoder-precision", "fp32"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"folds", "mean_apgr", "difficulty_minus_length"} <= set(out)
+
+
+def test_leave_one_out_needs_two_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--leave-one-out", "--data", "a.jsonl", "--home", str(tmp_path)]) == 1
+    assert "at least two --data files" in capsys.readouterr().err
