@@ -77,11 +77,14 @@ def _select_rows(ds: Dataset, opts: EvalOptions, manifest: dict[str, Any]) -> tu
     if opts.split == "all":
         return ds, "all rows"
     if opts.split == "auto":
-        same = (training.get("data_sha256") == file_sha256(opts.data)
+        sha = file_sha256(opts.data)
+        # a bundle trained on several files (training/pool.py) split each file on its own
+        pooled = [f for f in training.get("files") or [] if f.get("data_sha256") == sha]
+        same = ((training.get("data_sha256") == sha or bool(pooled))
                 and training.get("limit") == opts.limit)
         if not same:
             return ds, "all rows (not the bundle's training file)"
-        method = str(tsplit.get("method", "none"))
+        method = str(pooled[0].get("split", "none") if pooled else tsplit.get("method", "none"))
         if method == "none":
             return ds, "all rows (WARNING: the bundle was trained on all of them)"
         _, test, _ = held_out_split(ds, method, seed, fraction)

@@ -70,3 +70,17 @@ def test_a_single_valued_flag_given_twice_differently_is_refused(
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--data", "a", "--out", "x", "--out", "y"])
     assert "--out given twice with different values" in capsys.readouterr().err
+
+
+def test_eval_finds_a_pooled_file_and_its_own_split(two_files: tuple[Path, Path]) -> None:
+    from routeiq_sidecar.training.data import load_jsonl
+    from routeiq_sidecar.training.evaluate import EvalOptions, _select_rows
+
+    src = load_sources(list(two_files))
+    trains, tests, methods = split_each(src, "field", 0, 0.5)
+    manifest = {"training": {"seed": 0, "limit": None, "data_sha256": None,
+                             "split": {"method": "per-file", "test_fraction": 0.5},
+                             "files": provenance(src, trains, tests, methods)}}
+    ds = load_jsonl(two_files[0])
+    rows, used = _select_rows(ds, EvalOptions(Path("b"), two_files[0]), manifest)
+    assert [ex.id for ex in rows] == ["0", "1"] and "field" in used
