@@ -259,7 +259,7 @@ def test_image_start_serves_from_a_read_only_root(recipe: Recipe) -> None:
             (Path(image_env(recipe)["ROUTEIQ_BUNDLE"]) / "manifest.json").read_text()
         )
         assert r.json()["bundle_version"] == manifest["version"]
-        assert r.json()["strategy"] == "centroid"
+        assert r.json()["strategy"] == manifest["default_strategy"] == "difficulty"
         # the image's HEALTHCHECK, as Docker would run it inside the container
         check = healthcheck_command(runtime)
         hc_env = {**env, "ROUTEIQ_HTTP_PORT": str(http_port)}
