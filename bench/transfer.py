@@ -7,7 +7,8 @@ tables and the JSON report; ``--plots DIR`` draws one PGR curve figure per fold.
     # the same as: routeiq-sidecar eval --leave-one-out --data A,B,C,D --home .routeiq-home
 
 ``--grid`` also scores a small grid of (blend, k) by mean leave-one-out APGR (how the
-defaults were picked).
+defaults were picked). ``--encoder static`` fits and measures on the bundle's static encoder
+(``eval --leave-one-out --encoder static``); ``--base DIR`` names that bundle.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(curves: dict[str, Any], out: Path) -> None:
+def plot(curves: dict[str, Any], out: Path, name: str = "transfer_loo.png") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,7 +71,7 @@ def plot(curves: dict[str, Any], out: Path) -> None:
         ax.set_ylabel("PGR")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "transfer_loo.png", dpi=110)
+    fig.savefig(out / name, dpi=110)
 
 
 def main() -> int:
@@ -79,6 +80,10 @@ def main() -> int:
     ap.add_argument("--files", default=",".join(FILES))
     ap.add_argument("--home", type=Path, default=ROOT / ".routeiq-home")
     ap.add_argument("--precision", default="int8")
+    ap.add_argument("--encoder", default="minilm", choices=["minilm", "static"],
+                    help="whose vectors the head learns from (eval --leave-one-out --encoder)")
+    ap.add_argument("--base", type=Path, default=None,
+                    help="bundle whose encoder embeds the prompts (default: the default bundle)")
     ap.add_argument("--plots", type=Path, default=None)
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON report here")
@@ -88,7 +93,8 @@ def main() -> int:
     if missing:
         print(f"data files not found: {missing}", file=sys.stderr)
         return 2
-    bundle = load_bundle(ensure_default_bundle(args.home), precision=args.precision)
+    base = args.base or ensure_default_bundle(args.home)
+    bundle = load_bundle(base, precision=args.precision, encoder=args.encoder)
     cache = args.home / "embeddings"
     report, curves = leave_one_out(paths, bundle, cache=cache, precision=args.precision)
     print(table(report))
@@ -105,7 +111,8 @@ def main() -> int:
             print(f"| {blend:.2f} | {k} | " + " | ".join(f"{v:.3f}" for v in vals)
                   + f" | {np.mean(vals):.3f} |", flush=True)
     if args.plots is not None:
-        plot(curves, args.plots)
+        suffix = "" if args.encoder == "minilm" else f"-{args.encoder}"
+        plot(curves, args.plots, f"transfer_loo{suffix}.png")
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

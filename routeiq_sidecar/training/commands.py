@@ -130,8 +130,10 @@ def _leave_one_out(args: argparse.Namespace, files: tuple[Path, ...], s: Any) ->
 
     if len(files) < 2:
         raise ValueError(f"--leave-one-out needs at least two --data files, got {len(files)}")
+    if s.encoder == "cascade":
+        raise ValueError("--leave-one-out measures one encoder: --encoder minilm or static")
     base = args.eval_bundle or ensure_default_bundle(s.home)  # its encoder embeds the prompts
-    bundle = load_bundle(base, precision=s.encoder_precision)
+    bundle = load_bundle(base, precision=s.encoder_precision, encoder=s.encoder)
     report, _ = leave_one_out(files, bundle, cache=_cache_dir(args, s.home),
                               precision=s.encoder_precision, seed=args.seed or 0,
                               limit=args.limit)

@@ -45,7 +45,8 @@ def load_file(path: Path, bundle: LoadedBundle, cache: Path | None, precision: s
     ds = load_jsonl(path, limit=limit)
     sels = select_prompts(ds.prompts, bundle.manifest)
     emb = embed_cached(bundle.encoder, [s.text for s in sels], manifest=bundle.manifest,
-                       cache_dir=cache, desc=f"embedding {Path(path).stem}", precision=precision)
+                       cache_dir=cache, desc=f"embedding {Path(path).stem}", precision=precision,
+                       kind=bundle.kind)
     tokens = np.asarray([max(1, s.estimated_prompt_tokens) for s in sels], np.float64)
     test = np.ones(len(ds), bool)
     if all(ex.split is not None for ex in ds.examples):
@@ -115,4 +116,4 @@ def leave_one_out(paths: Sequence[Path], bundle: LoadedBundle, *, cache: Path | 
     margins = [f["routers"]["difficulty"]["apgr"] - f["length"]["apgr"] for f in folds]
     return {"folds": folds, "mean_apgr": summary,
             "difficulty_minus_length": [_r(m) for m in margins],
-            "encoder_precision": precision, "seed": seed}, curves
+            "encoder": bundle.kind, "encoder_precision": precision, "seed": seed}, curves
