@@ -86,7 +86,7 @@ def file_part(bundle: LoadedBundle, ds: Dataset, opts: TrainOptions) -> FilePart
     sels = select_prompts(ds.prompts, bundle.manifest)
     emb = embed_cached(bundle.encoder, [s.text for s in sels], manifest=bundle.manifest,
                        cache_dir=opts.cache_dir, desc=f"embedding {Path(ds.path or '').stem}",
-                       precision=opts.precision)
+                       precision=opts.precision, kind=bundle.kind)
     tokens = np.asarray([max(1, s.estimated_prompt_tokens) for s in sels], np.float64)
     return FilePart(Path(ds.path or "").stem, emb, tokens, score_matrix(ds, ds.models), ds.models)
 
@@ -243,9 +243,9 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
     loaded = _base_views(opts, base, kinds)
     first = loaded[kinds[0]]
     fitted = {kind: _fit_heads(loaded[kind], opts, models, fit_ds, val_ds) for kind in kinds}
-    minilm = loaded.get("minilm")
-    difficulty = (fit_difficulty([file_part(minilm, t, opts) for t in trains], seed=opts.seed)
-                  if "difficulty" in opts.strategies and minilm is not None else None)
+    difficulty = ({kind: fit_difficulty([file_part(loaded[kind], t, opts) for t in trains],
+                                        seed=opts.seed) for kind in kinds}
+                  if "difficulty" in opts.strategies else {})
 
     out = Path(opts.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -264,12 +264,12 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
                 tables[kind]["heads"][f.name] = entry
             if heads:
                 tables[kind]["default_strategy"] = heads[0].name
-        if difficulty is not None:
-            difficulty.save(tmp / DIFFICULTY_FILE)
-            tables["minilm"]["heads"]["difficulty"] = {"file": DIFFICULTY_FILE,
-                                                       **difficulty_params(difficulty)}
-            if not fitted.get("minilm"):
-                tables["minilm"]["default_strategy"] = "difficulty"
+        for kind, head in difficulty.items():
+            file = FILE_PREFIX[kind] + DIFFICULTY_FILE
+            head.save(tmp / file)
+            tables[kind]["heads"]["difficulty"] = {"file": file, **difficulty_params(head)}
+            if not fitted.get(kind):
+                tables[kind]["default_strategy"] = "difficulty"
         strong, weak = default_pair(models, score_matrix(train, models), cost_matrix(train, models))
         meta = {
             "name": opts.name or f"routeiq-trained-{'+'.join(p.stem for p in paths)}",

@@ -255,3 +255,23 @@ def test_eval_static_and_cascade(data: Path, tiny_bundle_path: Path, tmp_path: P
     train(data, tiny_bundle_path, only_minilm, split="group", strategies=("knn",))
     with pytest.raises(RouteIQError, match=r"no trained head .* for the static encoder"):
         evaluate(EvalOptions(bundle=only_minilm, data=data, precision="fp32", encoder="static"))
+
+
+def test_difficulty_head_per_encoder(tmp_path: Path, tiny_bundle_path: Path) -> None:
+    """--strategy difficulty fits one head per encoder trained (cascade: both)."""
+    a = write_data(tmp_path / "a.jsonl", 15)
+    b = write_data(tmp_path / "b.jsonl", 10)
+    m = train_bundle(TrainOptions(data=(a, b), out=tmp_path / "d", base_bundle=tiny_bundle_path,
+                                  strategies=("difficulty",), split="none", precision="fp32",
+                                  encoder="cascade"))
+    assert m["heads"]["difficulty"]["file"] == "difficulty.npz"
+    assert m["static"]["heads"]["difficulty"]["file"] == "static.difficulty.npz"
+    assert m["default_strategy"] == m["static"]["default_strategy"] == "difficulty"
+    b_ = load_bundle(tmp_path / "d", encoder="cascade")
+    both = with_escalation(b_)
+    assert both.escalation is not None
+    assert "difficulty" in both.by_name and "difficulty" in both.escalation.by_name
+    only = train_bundle(TrainOptions(data=(a, b), out=tmp_path / "s", strategies=("difficulty",),
+                                     base_bundle=tiny_bundle_path, split="none", precision="fp32",
+                                     encoder="static"))
+    assert "difficulty" not in only["heads"] and "difficulty" in only["static"]["heads"]
