@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         "distilled from it, no transformer pass), cascade (static first, MiniLM when unsure).",
     )
     cascade_margin: float = Field(
-        0.05,
+        0.02,
         ge=0,
         le=1,
         description="cascade: run MiniLM when the static tier's best two eligible candidates "

@@ -60,7 +60,7 @@ class EvalOptions:
     cache_dir: Path | None = None
     precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
     encoder: str = "minilm"  # whose heads and vectors: minilm, static, cascade (both)
-    cascade_margins: tuple[float, ...] = (0.05,)  # cascade: escalate under these margins
+    cascade_margins: tuple[float, ...] = (0.02,)  # cascade: escalate under these margins
 
 
 def _r(x: float) -> float | None:
