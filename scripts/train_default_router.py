@@ -7,9 +7,13 @@ whose repository has no licence):
     routeiq-sidecar train --data A,B,C --strategy difficulty --split none --seed 0 --out TMP
 
 then copies the head file and writes ``training.json`` (data digests, seed, command, head
-parameters). Reproduce with:
+parameters). ``--encoder static`` fits the same head on the static encoder's vectors
+(``train --encoder static``) into ``static.difficulty.npz`` and ``training.static.json``, which
+also records the static recipe it needs (bundle/packaged.py). Reproduce with:
 
     .venv/bin/python scripts/train_default_router.py --data-dir ../shared/data --home .routeiq-home
+    .venv/bin/python scripts/train_default_router.py --data-dir ../shared/data \
+        --home .routeiq-home --encoder static
 """
 
 from __future__ import annotations
@@ -33,26 +37,30 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=packaged.FOLDER)
+    ap.add_argument("--encoder", default="minilm", choices=["minilm", "static"])
     args = ap.parse_args()
+    kind = args.encoder
+    flag = "" if kind == "minilm" else f" --encoder {kind}"
     data = ",".join(str(args.data_dir / f"{n}.jsonl") for n in LICENSED)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
         argv = ["train", "--data", data, "--strategy", "difficulty", "--split", "none",
-                "--seed", str(SEED), "--home", str(args.home), "--out", str(bundle)]
+                "--seed", str(SEED), "--home", str(args.home), "--out", str(bundle),
+                "--encoder", kind]
         if cli_main(argv) != 0:
             return 1
         manifest = json.loads((bundle / "manifest.json").read_text())
-        head = dict(manifest["heads"]["difficulty"])
-        head.pop("file")
+        table = manifest["static"] if kind == "static" else manifest
+        head = dict(table["heads"]["difficulty"])
         args.out.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(bundle / packaged.HEAD_FILE, args.out / packaged.HEAD_FILE)
+        shutil.copy2(bundle / head.pop("file"), args.out / packaged.HEAD_FILES[kind])
     training = manifest["training"]
     record = {
         "command": "routeiq-sidecar train --data "
                    + ",".join(f"../shared/data/{n}.jsonl" for n in LICENSED)
-                   + f" --strategy difficulty --split none --seed {SEED} --out DIR",
+                   + f" --strategy difficulty --split none --seed {SEED}{flag} --out DIR",
         "reproduce": "python scripts/train_default_router.py --data-dir ../shared/data "
-                     "--home .routeiq-home",
+                     f"--home .routeiq-home{flag}",
         "files": [{k: f[k] for k in ("data", "data_sha256", "rows", "models")}
                   for f in training["files"]],
         "seed": training["seed"],
@@ -62,7 +70,9 @@ def main() -> int:
         "created": manifest["created"],
         "head": head,
     }
-    (args.out / packaged.TRAINING_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    if kind == "static":
+        record["static_recipe"] = packaged.static_recipe(manifest["static"])
+    (args.out / packaged.TRAINING_FILES[kind]).write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({k: v for k, v in record.items() if k != "head"}, indent=2))
     return 0
 

@@ -105,7 +105,9 @@ def build_bundle(
         static = distill_static(tmp, enc, dims=static_dims, threads=threads)
         static_clf = build_centroids(static_encoder_for(tmp, static), protos)
         static_clf.save(tmp / STATIC_CENTROIDS_FILE)
-        router = packaged.install(tmp) if encoder == "minilm" else None  # trained on MiniLM
+        shipped = encoder == "minilm"  # the shipped heads were fitted on MiniLM's vectors
+        router = packaged.install(tmp) if shipped else None
+        static_router = packaged.install(tmp, kind="static", static=static) if shipped else None
         meta = {
             "name": name,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -116,8 +118,9 @@ def build_bundle(
                       "centroid": centroid_head(CENTROIDS_FILE, clf, protos)},
             "static": {
                 **static,
-                "default_strategy": "centroid",
-                "heads": {"centroid": centroid_head(STATIC_CENTROIDS_FILE, static_clf, protos)},
+                "default_strategy": packaged.STRATEGY if static_router else "centroid",
+                "heads": {**({packaged.STRATEGY: static_router} if static_router else {}),
+                          "centroid": centroid_head(STATIC_CENTROIDS_FILE, static_clf, protos)},
             },
             **(extra_meta or {}),
         }

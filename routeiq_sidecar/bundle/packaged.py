@@ -1,10 +1,14 @@
 """The trained default router shipped inside the package (``routeiq_sidecar/heads/default_router``).
 
 ``scripts/train_default_router.py`` writes it with this project's own ``train`` command on the
-licensed shared outcome files: ``difficulty.npz`` (strategies/difficulty.py) and
-``training.json`` (data files and their sha256, seed, command, parameters). ``bundle build``
-copies it into every MiniLM bundle, so a fresh install with no data folder routes with it; the
-manifest's hash table then covers it like any head. ``centroid`` stays selectable.
+licensed shared outcome files: ``difficulty.npz`` (strategies/difficulty.py, fitted on MiniLM
+vectors) and ``training.json`` (data files and their sha256, seed, command, parameters), and
+with ``--encoder static`` the same head fitted on the static encoder's vectors
+(``static.difficulty.npz``, ``training.static.json``, which also records the static recipe).
+``bundle build`` copies them into every MiniLM bundle (the static head only when the bundle's
+static recipe is the one it was fitted on), so a fresh install with no data folder routes with
+them under either encoder; the manifest's hash table then covers them like any head.
+``centroid`` stays selectable.
 """
 
 from __future__ import annotations
@@ -15,32 +19,48 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-HEAD_FILE = "difficulty.npz"  # strategies/difficulty.py reads it (bundle/ sits below strategies/)
+HEAD_FILES = {"minilm": "difficulty.npz", "static": "static.difficulty.npz"}
+TRAINING_FILES = {"minilm": "training.json", "static": "training.static.json"}
+HEAD_FILE = HEAD_FILES["minilm"]  # strategies/difficulty.py reads it (bundle/ below strategies/)
+TRAINING_FILE = TRAINING_FILES["minilm"]
+STATIC_RECIPE = ("dim", "vocab_size", "source_dim", "reduction", "weighting", "zero_rows")
 
 FOLDER = Path(__file__).resolve().parents[1] / "heads" / "default_router"
-TRAINING_FILE = "training.json"
 STRATEGY = "difficulty"
 
 
-def available(folder: Path = FOLDER) -> bool:
-    return (folder / HEAD_FILE).is_file() and (folder / TRAINING_FILE).is_file()
+def available(folder: Path = FOLDER, kind: str = "minilm") -> bool:
+    return (folder / HEAD_FILES[kind]).is_file() and (folder / TRAINING_FILES[kind]).is_file()
 
 
 def digest(folder: Path = FOLDER) -> str:
-    """Short hash of the shipped head (part of the default bundle's cache key)."""
-    if not available(folder):
+    """Short hash of the shipped heads (part of the default bundle's cache key)."""
+    kinds = [k for k in HEAD_FILES if available(folder, k)]
+    if "minilm" not in kinds:
         return "none"
     h = hashlib.sha256()
-    for name in (HEAD_FILE, TRAINING_FILE):
-        h.update((folder / name).read_bytes())
+    for kind in kinds:
+        for name in (HEAD_FILES[kind], TRAINING_FILES[kind]):
+            h.update((folder / name).read_bytes())
     return h.hexdigest()[:12]
 
 
-def install(bundle_dir: Path, folder: Path = FOLDER) -> dict[str, Any] | None:
-    """Copy the shipped head into ``bundle_dir``; its manifest entry, or None when absent."""
-    if not available(folder):
+def static_recipe(static: dict[str, Any]) -> dict[str, Any]:
+    """What a static head's vectors depend on, from a manifest's ``static`` entry."""
+    return {k: static.get(k) for k in STATIC_RECIPE}
+
+
+def install(bundle_dir: Path, folder: Path = FOLDER, *, kind: str = "minilm",
+            static: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Copy a shipped head into ``bundle_dir``; its manifest entry, or None when absent (or,
+    for ``kind`` static, fitted on another static recipe than ``static``, the bundle's)."""
+    if not available(folder, kind):
         return None
-    shutil.copy2(folder / HEAD_FILE, bundle_dir / HEAD_FILE)
-    training = json.loads((folder / TRAINING_FILE).read_text())
-    return {"file": HEAD_FILE, **dict(training.get("head", {})),
+    training = json.loads((folder / TRAINING_FILES[kind]).read_text())
+    if kind == "static" and (
+        static is None or training.get("static_recipe") != static_recipe(static)
+    ):
+        return None
+    shutil.copy2(folder / HEAD_FILES[kind], bundle_dir / HEAD_FILES[kind])
+    return {"file": HEAD_FILES[kind], **dict(training.get("head", {})),
             "training": {k: v for k, v in training.items() if k != "head"}}

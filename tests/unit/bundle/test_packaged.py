@@ -34,3 +34,35 @@ def test_without_a_shipped_head_nothing_is_installed(tmp_path: Path) -> None:
     assert packaged.install(tmp_path, folder=tmp_path / "absent") is None
     assert packaged.digest(tmp_path / "absent") == "none"
     assert len(packaged.digest()) == 12
+
+
+def test_the_package_ships_a_static_head_for_the_static_recipe(tmp_path: Path) -> None:
+    assert packaged.available(kind="static")
+    record = json.loads((packaged.FOLDER / packaged.TRAINING_FILES["static"]).read_text())
+    recipe = record["static_recipe"]
+    assert recipe["dim"] == 256 and recipe["weighting"]["kind"] == "sif-zipf"
+    assert "--encoder static" in record["command"]
+    head = DifficultyHead.load(packaged.FOLDER / packaged.HEAD_FILES["static"])
+    assert head.embeddings.shape[1] == recipe["dim"]
+    static = {**recipe, "file": "static.npy", "tokenizer": "tokenizer.json"}
+    entry = packaged.install(tmp_path, kind="static", static=static)
+    assert entry is not None and entry["file"] == "static.difficulty.npz"
+    assert (tmp_path / "static.difficulty.npz").is_file()
+
+
+def test_a_static_head_is_not_installed_for_another_recipe(tmp_path: Path) -> None:
+    record = json.loads((packaged.FOLDER / packaged.TRAINING_FILES["static"]).read_text())
+    other = {**record["static_recipe"], "dim": 128}
+    assert packaged.install(tmp_path, kind="static", static=other) is None
+    assert packaged.install(tmp_path, kind="static", static=None) is None
+    assert not (tmp_path / "static.difficulty.npz").exists()
+
+
+def test_digest_covers_the_static_head(tmp_path: Path) -> None:
+    import shutil
+
+    only = tmp_path / "only"
+    only.mkdir()
+    for name in (packaged.HEAD_FILE, packaged.TRAINING_FILE):
+        shutil.copy2(packaged.FOLDER / name, only / name)
+    assert packaged.digest(only) != packaged.digest()
