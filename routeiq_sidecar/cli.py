@@ -8,11 +8,9 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from routeiq_sidecar import __version__
 from routeiq_sidecar.config import ConfigError, Settings
@@ -21,12 +19,26 @@ from routeiq_sidecar.flags import add_setting_flags, settings_from
 
 Handler = Callable[[argparse.Namespace], int]
 
-# Modules that add their own subcommands: each has ``register(subparsers) -> None`` and sets
-# ``fn`` (a Handler) on its parsers. Imported lazily when the parser is built.
-COMMAND_MODULES: tuple[str, ...] = (
-    "routeiq_sidecar.training.commands",
-    "routeiq_sidecar.loadtest.commands",
-)
+# Commands defined in modules of their own, each with ``register(subparsers) -> None`` (which
+# sets ``fn``, a Handler, on its parsers): name -> (module, the help line of the command list).
+# A module is imported only when its command runs (training imports onnx, bench httpx), so
+# ``--help`` and ``serve`` stay fast; the others are listed from this table.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "train": (
+        "routeiq_sidecar.training.commands",
+        "train routers (knn, mlp, mf) on routing data into a new bundle",
+    ),
+    "eval": (
+        "routeiq_sidecar.training.commands",
+        "APGR / CPT / AIQ of a trained bundle's strategies vs random, length, oracle",
+    ),
+    "bench": ("routeiq_sidecar.loadtest.commands", "load-test a running sidecar (REST and gRPC)"),
+}
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (its first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 # --- serve
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -96,6 +108,8 @@ def parse_candidates(specs: list[str], blob: str | None) -> list[dict[str, Any]]
     out: list[dict[str, Any]] = []
     if blob:
         text = Path(blob[1:]).read_text() if blob.startswith("@") else blob
+        import yaml
+
         raw = yaml.safe_load(text)
         if isinstance(raw, dict) and "candidates" in raw:
             raw = raw["candidates"]
@@ -170,7 +184,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; ``load``: the LAZY_COMMANDS whose modules to import for their real
+    parsers (None: all of them); the others get a placeholder that only lists them."""
     p = argparse.ArgumentParser(
         prog="routeiq-sidecar",
         description="RouteIQ: a routing-decision sidecar for LLM gateways (REST + gRPC).",
@@ -223,13 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(config)
     config.set_defaults(fn=cmd_config)
 
-    for module in COMMAND_MODULES:
+    wanted = set(LAZY_COMMANDS) if load is None else set(load) & set(LAZY_COMMANDS)
+    for module in dict.fromkeys(LAZY_COMMANDS[name][0] for name in sorted(wanted)):
         importlib.import_module(module).register(sub)
+    for name, (_, line) in LAZY_COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=line, add_help=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = command_of(argv)
+    args = build_parser(load=[command] if command else []).parse_args(argv)
     try:
         return int(args.fn(args))
     except ConfigError as err:

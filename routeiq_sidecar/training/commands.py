@@ -1,4 +1,4 @@
-"""``train`` and ``eval`` subcommands (registered through cli.COMMAND_MODULES)."""
+"""``train`` and ``eval`` subcommands (registered through cli.LAZY_COMMANDS)."""
 
 from __future__ import annotations
 
@@ -119,8 +119,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from routeiq_sidecar.training.plot import plot_report
 
         report["plot"] = str(plot_report(report, curves, args.plot))
-    _print(report)
+    _report(args, report)
     return 0
+
+
+def _report(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """JSON with --json, else tables."""
+    if args.json:
+        _print(report)
+        return
+    from routeiq_sidecar.training.report_text import eval_text
+
+    text = eval_text(report)
+    if report.get("plot"):
+        text += f"plot: {report['plot']}\n"
+    sys.stdout.write(text)
 
 
 def _leave_one_out(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> int:
@@ -137,7 +150,7 @@ def _leave_one_out(args: argparse.Namespace, files: tuple[Path, ...], s: Any) ->
     report, _ = leave_one_out(files, bundle, cache=_cache_dir(args, s.home),
                               precision=s.encoder_precision, seed=args.seed or 0,
                               limit=args.limit)
-    _print(report)
+    _report(args, report)
     return 0
 
 
@@ -181,9 +194,10 @@ def register(subparsers: Any) -> None:
 
     ev = subparsers.add_parser(
         "eval", help="APGR / CPT / AIQ of a trained bundle's strategies vs random, length, oracle",
-        description="Print JSON: for a strong/weak pair APGR, CPT(50), CPT(80) of each strategy "
-        "and of random, length and the oracle; with costs for many models the quality-cost "
-        "points and AIQ against the best single model, random and the oracle.",
+        description="Print tables (JSON with --json): for a strong/weak pair APGR, CPT(50), "
+        "CPT(80) of each strategy and of random, length and the oracle; with costs for many "
+        "models the quality-cost points and AIQ against the best single model, random and "
+        "the oracle.",
     )
     _common(ev)
     ev.add_argument("--bundle", dest="eval_bundle", type=Path, default=None, metavar="DIR",
@@ -192,6 +206,8 @@ def register(subparsers: Any) -> None:
                     help="for each --data file: fit the difficulty head on the others, measure "
                     "it on that one (its test rows if it has a split column), vs random, "
                     "length, oracle (bench/transfer.py prints the same as tables)")
+    ev.add_argument("--json", action="store_true",
+                    help="print the whole report as JSON (default: readable tables)")
     ev.add_argument("--strong", default=None, help="strong model of the pair")
     ev.add_argument("--weak", default=None, help="weak model of the pair")
     ev.add_argument("--strategy", dest="eval_strategy", action="append", metavar="NAME",

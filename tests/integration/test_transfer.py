@@ -41,7 +41,7 @@ def test_each_fold_reports_every_router_against_the_baselines(
 def test_cli_leave_one_out_prints_json(minilm_bundle: LoadedBundle, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     data = ",".join(str(p) for p in _paths())
-    code = main(["eval", "--leave-one-out", "--data", data, "--limit", "300",
+    code = main(["eval", "--json", "--leave-one-out", "--data", data, "--limit", "300",
                  "--bundle", str(minilm_bundle.path), "--home", str(tmp_path),
                  "--encoder-precision", "fp32"])
     assert code == 0

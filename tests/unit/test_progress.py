@@ -35,3 +35,39 @@ def test_progress_logs_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "[progress] knn grid: 0/4 config (0%)" in err
     assert "[progress] knn grid: 4/4 config (100%)" in err
+
+
+def test_lines_carry_rate_and_eta_while_work_remains() -> None:
+    out = io.StringIO()
+    for _ in prog.log_lines(range(4), desc="embedding", unit="batch", total=None, out=out,
+                            interval=0.0):
+        pass
+    lines = out.getvalue().splitlines()
+    middle = lines[1]  # after 1 of 4: a rate and an ETA
+    assert middle.startswith("[progress] embedding: 1/4 batch (25%), ")
+    assert " batch/s, ETA " in middle
+    assert " batch/s" in lines[-1] and "ETA" not in lines[-1]  # done: no ETA
+
+
+def test_durations_read_as_seconds_minutes_hours() -> None:
+    assert [prog._duration(s) for s in (4.4, 75, 3725)] == ["4s", "1m15s", "1h02m"]
+
+
+def test_stage_writes_start_heartbeats_and_duration() -> None:
+    import threading
+
+    out = io.StringIO()
+    beat = threading.Event()
+
+    class Watched(io.StringIO):
+        def write(self, s: str) -> int:
+            if "running" in s:
+                beat.set()
+            return out.write(s)
+
+    with prog.stage("bundle: export", out=Watched(), interval=0.01):
+        assert beat.wait(10), "no heartbeat while the stage ran"
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[progress] bundle: export: started"
+    assert any(line.startswith("[progress] bundle: export: running, ") for line in lines)
+    assert lines[-1].startswith("[progress] bundle: export: done in ")
