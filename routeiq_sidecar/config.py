@@ -187,6 +187,12 @@ class Settings(BaseSettings):
 
     # --- state
     redis_url: str | None = Field(None, description="Redis URL for shared state; unset = memory.")
+    state_path: Path | None = Field(
+        None,
+        description="SQLite file for state shared by the processes of one host (decisions for "
+        "feedback, stickiness, learned statistics) when redis_url is unset. `serve --workers N` "
+        "sets it to a file in its own temp folder; unset with one worker = memory.",
+    )
     decision_ttl_s: int = Field(
         3600, ge=1, description="How long a decision can receive feedback (seconds)."
     )

@@ -3,6 +3,11 @@
 The parent builds the default bundle once, reserves both ports (port 0 becomes a real port
 shared by all workers), splits onnxruntime threads (cores / N each unless set), starts the
 workers, logs one ``listening`` line when all are ready, and forwards SIGTERM / SIGHUP.
+
+So that the workers agree, the parent makes a private temp folder (removed when it exits)
+holding prometheus_client's multiprocess folder (``PROMETHEUS_MULTIPROC_DIR``: every worker's
+``/metrics`` answers for all of them) and, without ``redis_url``, the SQLite file of their
+shared state (``state_path``: a decision made by one worker takes feedback at any other).
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import signal
+import tempfile
 from multiprocessing.queues import Queue
+from pathlib import Path
 from typing import Any
 
 from routeiq_sidecar.config import Settings
@@ -30,6 +38,31 @@ def _worker(settings_json: str, ready: Queue[Any]) -> None:
 
 
 def run_workers(settings: Settings) -> int:
+    shared = Path(tempfile.mkdtemp(prefix="routeiq-workers-"))
+    try:
+        return _run_workers(settings, shared)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def shared_state(settings: Settings, shared: Path) -> dict[str, Any]:
+    """Point the workers at the shared metrics folder (environment, inherited by spawn) and,
+    without Redis, at a shared SQLite state file; the settings to update in the children."""
+    metrics_dir = shared / "metrics"
+    metrics_dir.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    if settings.redis_url or settings.state_path is not None:
+        return {}
+    from routeiq_sidecar.state.sqlite_store import create_schema
+
+    path = shared / "state.sqlite3"
+    create_schema(path)
+    return {"state_path": path}
+
+
+def _run_workers(settings: Settings, shared: Path) -> int:
+    from prometheus_client import multiprocess
+
     from routeiq_sidecar.app import bind_socket, bundle_path, host_port
 
     bundle = bundle_path(settings)  # build the default bundle once, before the workers
@@ -44,6 +77,7 @@ def run_workers(settings: Settings) -> int:
             "bundle": bundle,
             "workers": 1,
             "intra_op_threads": threads,
+            **shared_state(settings, shared),
         }
     )
     ctx = mp.get_context("spawn")
@@ -86,4 +120,6 @@ def run_workers(settings: Settings) -> int:
     for p in procs:
         p.join()
         codes.append(p.exitcode or 0)
+        if p.pid is not None:  # its live gauges leave the sums
+            multiprocess.mark_process_dead(p.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
     return max(codes, default=0)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from google.protobuf.message import Message
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -187,7 +187,7 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
         return PlainTextResponse("draining\n", status_code=503)
 
     async def metrics_ep(request: Request) -> Response:
-        return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(rt.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     doc = json.dumps(openapi_document()).encode()
 

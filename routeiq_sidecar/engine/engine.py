@@ -101,7 +101,7 @@ class Engine:
             wait_us=self.settings.batch_wait_us,
             on_batch=self.metrics.batch_size.observe,
         )
-        self.metrics.bundle.info({"name": bundle.name, "version": bundle.version})
+        self.metrics.set_bundle(bundle.name, bundle.version)
         if strategies is None:
             strategies = build_strategies(bundle)
         escalation = (

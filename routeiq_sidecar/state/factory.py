@@ -1,4 +1,5 @@
-"""``make_store(settings)``: Redis when ``redis_url`` is set, else in-process memory."""
+"""``make_store(settings)``: Redis when ``redis_url`` is set, else a SQLite file when
+``state_path`` is (the workers of one ``serve --workers N``), else in-process memory."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def limits_from(settings: Settings) -> StateLimits:
 
 def make_store(settings: Settings, metrics: Metrics | None = None) -> Store:
     limits = limits_from(settings)
+    if not settings.redis_url and settings.state_path is not None:
+        from routeiq_sidecar.state.sqlite_store import SQLiteStore
+
+        log.info("state: sqlite file %s (shared by this host's workers)", settings.state_path)
+        return SQLiteStore(settings.state_path, limits, metrics=metrics)
     if not settings.redis_url:
         return MemoryStore(limits)
     from routeiq_sidecar.state.redis_store import RedisStore

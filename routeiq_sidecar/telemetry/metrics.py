@@ -1,12 +1,27 @@
-"""Prometheus metrics, in a registry of the app's own (several servers can share a process)."""
+"""Prometheus metrics, in a registry of the app's own (several servers can share a process).
+
+Under ``serve --workers N`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` (a folder in its
+temp dir) before it starts the workers: prometheus_client then keeps every value in files
+there, and each worker's ``/metrics`` answers the sum over all workers (``exposition``), so
+counters never jump back and forth between scrapes. Gauges say how workers combine: requests
+in flight add up (``livesum``), the state store is up only if it is up in every worker
+(``livemin``), worker and bundle info keep one series per live worker (``liveall``, by pid).
+"""
 
 from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from routeiq_sidecar.types import Decision
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
+
+
+def multiprocess_dir() -> str | None:
+    """The shared metrics folder when this process is one of several workers."""
+    return os.environ.get(MULTIPROC_ENV) or None
 
 STAGE_BUCKETS = (
     0.0001,
@@ -28,6 +43,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 class Metrics:
     def __init__(self) -> None:
+        self.multiprocess_dir = multiprocess_dir()
         r = self.registry = CollectorRegistry()
         self.decisions = Counter(
             "routeiq_decisions",
@@ -63,16 +79,34 @@ class Metrics:
             ["tier"],
             registry=r,
         )
-        self.in_flight = Gauge("routeiq_in_flight", "Requests being served.", registry=r)
+        self.in_flight = Gauge(
+            "routeiq_in_flight", "Requests being served.", registry=r, multiprocess_mode="livesum"
+        )
         self.rejections = Counter(
             "routeiq_rejections", "Requests refused, by reason.", ["reason"], registry=r
         )
         self.degraded = Counter(
             "routeiq_degraded", "Answers from a fallback rule, by cause.", ["cause"], registry=r
         )
-        self.bundle = Info("routeiq_bundle", "The loaded bundle.", registry=r)
-        self.worker = Info("routeiq_worker", "This process (one per --workers).", registry=r)
-        self.worker.info({"pid": str(os.getpid())})
+        self.bundle = Gauge(
+            "routeiq_bundle_info",
+            "The loaded bundle (1; 0 for one served before a reload).",
+            ["name", "version"],
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self._bundle_labels: tuple[str, str] | None = None
+        # One series per serving process: pid as a label here, added by prometheus_client
+        # (liveall) when several workers share the metrics folder.
+        pid = [] if self.multiprocess_dir else ["pid"]
+        self.worker = Gauge(
+            "routeiq_worker_info",
+            "The serving processes (one per --workers), by pid.",
+            pid,
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        (self.worker.labels(str(os.getpid())) if pid else self.worker).set(1)
         self.reloads = Counter("routeiq_reloads", "Bundle reloads, by result.", ["result"],
                                registry=r)
         # --- shared state, stickiness, learning, experiments (state/, engine/sticky.py, ...)
@@ -83,7 +117,10 @@ class Metrics:
             registry=r,
         )
         self.state_up = Gauge(
-            "routeiq_state_up", "1 while the state store answers, 0 after a failure.", registry=r
+            "routeiq_state_up",
+            "1 while the state store answers, 0 after a failure (0 if so in any worker).",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         self.state_up.set(1)
         self.state_degraded = Counter(
@@ -125,6 +162,24 @@ class Metrics:
             ["experiment", "shadow_strategy", "agree"],
             registry=r,
         )
+
+    def set_bundle(self, name: str, version: str) -> None:
+        """The bundle now served (the previous one drops to 0)."""
+        if self._bundle_labels is not None and self._bundle_labels != (name, version):
+            self.bundle.labels(*self._bundle_labels).set(0)
+        self.bundle.labels(name, version).set(1)
+        self._bundle_labels = (name, version)
+
+    def exposition(self) -> bytes:
+        """The text /metrics answers: this process's registry, or with several workers the
+        values of all of them (prometheus_client's multiprocess collector)."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)
+        return generate_latest(merged)
 
     def count_decision(
         self, d: Decision, *, state_ok: bool, written: bool, sticky: str | None, learned: bool
