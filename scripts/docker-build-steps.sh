@@ -53,8 +53,8 @@ if [ -d "$src/client_stub/routeiq_litellm" ]; then
   find "$prefix/litellm-stub" -name __pycache__ -prune -exec rm -rf {} +
 fi
 
-# The bundle lock file is only needed while building. Bundles are written 0700 (a private
-# temp folder renamed into place): the image runs as another user, who needs to read them.
+# The bundle lock file is only needed while building. The image runs as another user, who
+# must read everything (bundles are world-readable already; this covers the rest).
 rm -f "$home/bundles/.lock"
 chmod -R a+rX "$prefix"
 echo "==> done: $prefix"

@@ -24,7 +24,7 @@ from routeiq_sidecar.bundle.prototypes import Prototypes, load_prototypes
 from routeiq_sidecar.model.encoder import TextEncoder
 from routeiq_sidecar.model.signals import CentroidClassifier, centroids_from, order_tiers
 from routeiq_sidecar.model.static_encoder import static_encoder_for
-from routeiq_sidecar.progress import progress
+from routeiq_sidecar.progress import progress, stage
 
 LAYOUT = 2  # bump when build_bundle writes other files (2: the static encoder); see default.py
 CENTROIDS_FILE = "centroids.npz"
@@ -91,10 +91,12 @@ def build_bundle(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it owner-only; a bundle is read by the serving user
     try:
         logging.disable(logging.INFO)  # onnxruntime's quantizer logs every tensor at INFO
         try:
-            enc = exporter(encoder)(tmp)
+            with stage(f"bundle: export the {encoder} encoder to ONNX (fp32 + int8)"):
+                enc = exporter(encoder)(tmp)
         finally:
             logging.disable(logging.NOTSET)
         protos = load_prototypes()

@@ -65,20 +65,35 @@ class LoadedBundle:
 
 
 def encoder_for(folder: Path, enc: dict[str, Any], precision: str, threads: int) -> Encoder:
-    """The encoder session the manifest's ``encoder`` entry describes, at ``precision``."""
+    """The encoder session the manifest's ``encoder`` entry describes, at ``precision``.
+
+    A trained bundle ships one precision only (the one its heads were fitted on): asking it
+    for the other is a BundleError that names the setting."""
+    name = enc.get("encoder_int8" if precision == "int8" else "encoder")
+    if not name:
+        has = "int8" if enc.get("encoder_int8") else "fp32"
+        raise BundleError(
+            f"bundle {folder}: it holds only the {has} encoder (its heads were trained on "
+            f"{has} embeddings), not {precision}: serve it with encoder_precision={has} "
+            f"(ROUTEIQ_ENCODER_PRECISION / --encoder-precision), or train it again with "
+            f"--encoder-precision {precision}"
+        )
     tok = BatchTokenizer(folder / enc["tokenizer"], int(enc["max_seq_length"]))
-    name = enc["encoder_int8"] if precision == "int8" else enc["encoder"]
     return Encoder(folder / name, tok, threads)
 
 
 def load_bundle(
-    path: Path, *, precision: str = "fp32", threads: int = 0, encoder: str = "minilm"
+    path: Path, *, precision: str | None = None, threads: int = 0, encoder: str = "minilm"
 ) -> LoadedBundle:
-    """Verify every hash, then load; any failure is a BundleError naming the bundle and cause."""
+    """Verify every hash, then load; any failure is a BundleError naming the bundle and cause.
+    ``precision`` None: fp32 when the bundle has it, else the one it has (a trained bundle)."""
     if encoder not in ENCODER_KINDS:
         raise ValueError(f"encoder must be one of {ENCODER_KINDS}, not {encoder!r}")
     path = Path(path).resolve()
     manifest = mf.verify(path)
+    if precision is None:
+        enc = manifest.get("encoder")
+        precision = "int8" if isinstance(enc, dict) and not enc.get("encoder") else "fp32"
     if encoder == "cascade":
         first = _load_view(path, manifest, "static", precision, threads)
         first.escalation = _load_view(path, manifest, "minilm", precision, threads)

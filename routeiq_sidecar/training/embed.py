@@ -37,7 +37,7 @@ def select_prompts(prompts: Sequence[str], manifest: dict[str, Any]) -> list[Sel
 def encoder_digest(manifest: dict[str, Any], precision: str = "fp32", kind: str = "minilm") -> str:
     """Names the cache folder: the files that make the vectors (``kind`` static: the matrix)."""
     enc, files = manifest["encoder"], manifest["files"]
-    onnx_file = enc["encoder_int8"] if precision == "int8" else enc["encoder"]
+    onnx_file = enc.get("encoder_int8") if precision == "int8" else enc.get("encoder")
     if kind == "static":
         static = manifest["static"]
         parts = [str(files.get(static["file"], {}).get("sha256", static["file"])),

@@ -32,6 +32,7 @@ from routeiq_sidecar import __version__
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.errors import invalid
+from routeiq_sidecar.progress import stage
 from routeiq_sidecar.strategies.difficulty import HEAD_FILE as DIFFICULTY_FILE
 from routeiq_sidecar.strategies.features import feature_matrix, varying_features
 from routeiq_sidecar.strategies.matching import ModelIndex
@@ -145,14 +146,26 @@ def views(bundle: LoadedBundle) -> dict[str, LoadedBundle]:
     return out
 
 
-def _copy_base(base: LoadedBundle, dest: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Copy the encoders, tokenizer and centroid files; return the base's MiniLM centroid head
-    and its static entry (description + centroid head only), if it has one."""
+def serving_encoder(enc: dict[str, Any], precision: str) -> dict[str, Any]:
+    """The base's encoder entry less the ONNX file of the other precision: a trained bundle
+    ships only the encoder its heads were fitted on (the int8 file is 23 MB, fp32 90 MB)."""
+    drop = "encoder" if precision == "int8" else "encoder_int8"
+    return {k: v for k, v in enc.items() if k != drop}
+
+
+def _copy_base(base: LoadedBundle, dest: Path, precision: str
+               ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Copy the serving precision's encoder, the tokenizer, the static matrix and the centroid
+    files; return the base's MiniLM centroid head and its static entry (description +
+    centroid head only), if it has one."""
     heads = base.manifest.get("heads") or {}
     static = base.manifest.get("static")
     static_heads = (static.get("heads") or {}) if isinstance(static, dict) else {}
     skip = {str(h.get("file")) for table in (heads, static_heads) for n, h in table.items()
             if n != "centroid" and isinstance(h, dict)}
+    enc = base.manifest["encoder"]
+    skip |= {str(enc[k]) for k in ("encoder", "encoder_int8")
+             if k in enc and k not in serving_encoder(enc, precision)}
     for rel in base.manifest["files"]:
         if rel in skip:
             continue
@@ -201,10 +214,11 @@ def _fit_heads(view: LoadedBundle, opts: TrainOptions, models: tuple[str, ...],
     features = varying_features(np.concatenate([fit_rows.features, val_rows.features]))
     fitted: list[Fitted] = []
     for name in [n for n in opts.strategies if n in TRAINED_STRATEGIES]:
-        if name == "knn":
-            fitted.append(fit_knn(models, fit_rows, val_rows))
-        else:
-            fitted.append(fit_net(name, fit_rows, val_rows, features, opts.seed))
+        with stage(f"fit {name}{label} ({len(fit_ds)} rows)"):
+            if name == "knn":
+                fitted.append(fit_knn(models, fit_rows, val_rows))
+            else:
+                fitted.append(fit_net(name, fit_rows, val_rows, features, opts.seed))
     combined = fit_ensemble(fitted, val_rows) if len(fitted) >= 2 else None
     if combined is not None:
         fitted.append(combined)
@@ -252,7 +266,7 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
     tmp = Path(tempfile.mkdtemp(prefix=".train-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it owner-only; a bundle is read by the serving user
     try:
-        centroid, static = _copy_base(first, tmp)
+        centroid, static = _copy_base(first, tmp, opts.precision)
         tables: dict[str, dict[str, Any]] = {
             "minilm": {"heads": {"centroid": centroid}, "default_strategy": "centroid"},
         }
@@ -275,7 +289,7 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
             "name": opts.name or f"routeiq-trained-{'+'.join(p.stem for p in paths)}",
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "builder": f"routeiq-sidecar {__version__}",
-            "encoder": first.manifest["encoder"],
+            "encoder": serving_encoder(first.manifest["encoder"], opts.precision),
             **tables["minilm"],
             **({"static": tables["static"]} if "static" in tables else {}),
             "models": list(models),
@@ -307,7 +321,7 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
         }
         manifest = mf.write_manifest(tmp, meta)
         mf.verify(tmp)
-        with_escalation(load_bundle(tmp, encoder=opts.encoder))  # heads load, fit encoders
+        with_escalation(load_bundle(tmp, precision=opts.precision, encoder=opts.encoder))
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -6,6 +6,7 @@ and bad data files fail with the file and line."""
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ def test_train_prints_a_summary(trained: tuple[Path, Path, Path, dict[str, Any]]
     assert set(summary["heads"]) == {"knn", "mlp", "mf", "ensemble"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["encoder_precision"] == "int8"  # the server's default encoder
+    # only the serving precision's encoder is copied from the base bundle; readable by others
+    enc = manifest["encoder"]
+    assert "encoder" not in enc and (out / enc["encoder_int8"]).is_file()
+    assert not (out / "encoder.onnx").exists()  # the fp32 file of the base bundle
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
 
 
 def check_ranking(body: dict[str, Any], strategy: str) -> dict[str, dict[str, Any]]:
@@ -179,7 +185,7 @@ def test_eval_prints_pair_and_quality_cost_json(
     trained: tuple[Path, Path, Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, data, home, _ = trained
-    code, stdout, err = run_cli(capsys, "eval", "--bundle", str(out), "--data", str(data),
+    code, stdout, err = run_cli(capsys, "eval", "--json", "--bundle", str(out), "--data", str(data),
                                 "--home", str(home))
     assert code == 0, err
     rep = json.loads(stdout)
@@ -196,15 +202,36 @@ def test_eval_prints_pair_and_quality_cost_json(
     assert all(np.isfinite(r["aiq"]) and r["points"] for r in multi["routers"].values())
     assert {"model", "cost", "score"} <= set(multi["best_single"])
     assert multi["oracle"]["aiq"] >= multi["random"]["aiq"]
-    code, stdout, err = run_cli(capsys, "eval", "--bundle", str(out), "--data", str(data),
-                                "--home", str(home), "--strategy", "knn", "--split", "all",
-                                "--strong", "llama-3.1-8b-instruct", "--weak", "codegemma-7b",
-                                "--encoder-precision", "fp32")
+    code, stdout, err = run_cli(capsys, "eval", "--json", "--bundle", str(out), "--data",
+                                str(data), "--home", str(home), "--strategy", "knn", "--split",
+                                "all", "--strong", "llama-3.1-8b-instruct", "--weak",
+                                "codegemma-7b")
     assert code == 0, err
     rep = json.loads(stdout)
     assert rep["split"] == "all rows" and rep["strategies"] == ["knn"]
-    assert "trained on int8 embeddings, evaluated on fp32" in rep["warning"]
     assert rep["pair"]["strong"] == "llama-3.1-8b-instruct"
+    # the bundle has no fp32 encoder: evaluating (or serving) it at fp32 names the setting
+    code, _, err = run_cli(capsys, "eval", "--bundle", str(out), "--data", str(data),
+                           "--home", str(home), "--encoder-precision", "fp32")
+    assert code != 0 and "encoder_precision=int8" in err
+
+
+@SKIP_NO_DATA
+def test_eval_prints_tables_without_json(
+    trained: tuple[Path, Path, Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, data, home, _ = trained
+    code, stdout, err = run_cli(capsys, "eval", "--bundle", str(out), "--data", str(data),
+                                "--home", str(home))
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0].startswith("eval: bundle ") and "rows (held-out test rows" in lines[0]
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["router", "APGR"])
+    assert lines[header].split() == ["router", "APGR", "CPT(50)", "CPT(80)"]
+    pair_rows = {line.split()[0] for line in lines[header + 2 : header + 9]}
+    assert {"knn", "mlp", "mf", "ensemble", "(random)", "(length)", "(oracle)"} <= pair_rows
+    assert any(line.split()[:2] == ["router", "AIQ"] for line in lines)
+    assert stdout.rstrip().endswith("(--json prints the whole report)")
 
 
 @SKIP_NO_DATA
@@ -213,7 +240,7 @@ def test_eval_plot(trained: tuple[Path, Path, Path, dict[str, Any]],
     pytest.importorskip("matplotlib", reason="the [plot] extra (matplotlib) is not installed")
     out, data, home, _ = trained
     png = tmp_path / "curves.png"
-    code, stdout, err = run_cli(capsys, "eval", "--bundle", str(out), "--data", str(data),
+    code, stdout, err = run_cli(capsys, "eval", "--json", "--bundle", str(out), "--data", str(data),
                                 "--home", str(home), "--plot", str(png))
     assert code == 0, err
     assert json.loads(stdout)["plot"] == str(png) and png.stat().st_size > 1000
@@ -269,7 +296,7 @@ async def test_minilm_trained_on_mmlu_routes_and_evaluates(
     summary = json.loads(stdout)
     assert summary["pair"] == {"strong": "gpt-4-1106-preview",
                                "weak": "mistralai/Mixtral-8x7B-Instruct-v0.1"}
-    code, stdout, err = run_cli(capsys, "eval", "--bundle", str(out), "--data", str(data),
+    code, stdout, err = run_cli(capsys, "eval", "--json", "--bundle", str(out), "--data", str(data),
                                 "--home", str(tmp_path))
     assert code == 0, err
     rep = json.loads(stdout)

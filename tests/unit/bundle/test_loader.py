@@ -73,3 +73,25 @@ def test_matrix_that_does_not_fit_the_tokenizer_refused(copy: Path) -> None:
     mf.write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "version")})
     with pytest.raises(BundleError, match=rf"bundle {copy}: static.npy: 100 rows"):
         load_bundle(copy, encoder="static")
+
+
+def test_a_one_precision_bundle_serves_it_and_names_the_setting_for_the_other(copy: Path) -> None:
+    """What `train` writes: only the serving precision's encoder (training/train.py)."""
+    from routeiq_sidecar.training.train import serving_encoder
+
+    manifest = json.loads((copy / mf.MANIFEST).read_text())
+    enc = manifest["encoder"]
+    (copy / enc["encoder"]).unlink()
+    meta = {k: v for k, v in manifest.items() if k not in ("files", "version", "format")}
+    mf.write_manifest(copy, {**meta, "encoder": serving_encoder(enc, "int8")})
+    assert "encoder" not in mf.verify(copy)["encoder"]
+    assert load_bundle(copy, precision="int8").encoder.dim > 0
+    with pytest.raises(BundleError, match=r"only the int8 encoder.*encoder_precision=int8"):
+        load_bundle(copy, precision="fp32")
+
+
+def test_built_bundles_are_readable_by_other_users(tiny_bundle_path: Path) -> None:
+    """bundle build --out: not the owner-only folder mkdtemp makes."""
+    import stat
+
+    assert stat.S_IMODE(tiny_bundle_path.stat().st_mode) == 0o755

@@ -63,8 +63,10 @@ def trained(data: Path, tiny_bundle_path: Path, tiny_bundle: LoadedBundle,
 def test_bundle_is_verified_and_complete(trained: tuple[Path, dict[str, Any]]) -> None:
     out, m = trained
     assert mf.verify(out)["version"] == m["version"]
-    assert {"encoder.onnx", "encoder.int8.onnx", "tokenizer.json", "centroids.npz", "knn.npz",
+    # only the serving precision's encoder (this fixture trains on fp32 embeddings)
+    assert {"encoder.onnx", "tokenizer.json", "centroids.npz", "knn.npz",
             "mlp.onnx", "mf.onnx", "static.npy", "centroids.static.npz"} == set(m["files"])
+    assert "encoder_int8" not in m["encoder"] and m["training"]["encoder_precision"] == "fp32"
     assert set(m["static"]["heads"]) == {"centroid"}  # minilm training: static heads untouched
     assert m["models"] == ["acme/strong", "weak"]
     assert m["aliases"] == {"strong-alias": "acme/strong"}
