@@ -35,7 +35,7 @@ def test_static_folds_embed_with_the_static_encoder(
 def test_cli_refuses_a_cascade(files: list[Path], tiny_bundle_path: Path, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     data = ",".join(str(p) for p in files)
-    args = ["eval", "--leave-one-out", "--data", data, "--bundle", str(tiny_bundle_path),
+    args = ["eval", "--json", "--leave-one-out", "--data", data, "--bundle", str(tiny_bundle_path),
             "--home", str(tmp_path), "--encoder-precision", "fp32"]
     assert main([*args, "--encoder", "cascade"]) == 1
     assert "one encoder" in capsys.readouterr().err
