@@ -186,7 +186,12 @@ class Settings(BaseSettings):
     )
 
     # --- state
-    redis_url: str | None = Field(None, description="Redis URL for shared state; unset = memory.")
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL for shared state: redis://, rediss://, unix://, or "
+        "redis+sentinel://host:26379[,host2:26379]/SERVICE[/DB] (Cluster is refused); "
+        "unset = memory (SQLite shared by the workers of one serve --workers N).",
+    )
     state_path: Path | None = Field(
         None,
         description="SQLite file for state shared by the processes of one host (decisions for "
@@ -285,6 +290,15 @@ class Settings(BaseSettings):
             raise ValueError(f"experiment names must be distinct, got {names}")
         return v
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_supported(cls, v: str | None) -> str | None:
+        if v:
+            problem = redis_url_problem(v)
+            if problem:
+                raise ValueError(problem)
+        return v
+
     @field_validator("http_host", "grpc_host")
     @classmethod
     def _host_not_empty(cls, v: str) -> str:
@@ -334,6 +348,24 @@ class Settings(BaseSettings):
 _YAML_FILE: dict[str, Path | None] = {"path": None}
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why ``redis_url`` cannot work, or None (the Sentinel form is parsed in
+    state/redis_url.py when the store starts)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        return (
+            "Redis Cluster is not supported (the state's atomic scripts use keys in different "
+            "hash slots): use one primary (redis://host:6379/0) or a Sentinel group "
+            "(redis+sentinel://sentinel1:26379,sentinel2:26379/SERVICE)"
+        )
+    if scheme not in REDIS_SCHEMES:
+        return f"unsupported scheme {scheme!r}: expected one of {', '.join(REDIS_SCHEMES)}"
+    return None
+
+
 def redact_url(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -356,6 +388,8 @@ def _format_error(err: ValidationError, env: dict[str, str], overrides: dict[str
         else:
             where, value = key, e.get("input")
         msg = e["msg"]
+        if key == "redis_url" and isinstance(value, str):
+            value = redact_url(value)  # never print its password
         if e["type"] == "extra_forbidden":
             msg = "unknown setting"
         lines.append(f"invalid setting {where}={value!r}: {msg}")

@@ -30,10 +30,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 
+from routeiq_sidecar.state.redis_url import redis_client
 from routeiq_sidecar.state.stats import ModelStat
 from routeiq_sidecar.state.store import FeedbackResult, Lookup, StateLimits
 
@@ -139,17 +138,9 @@ class RedisStore:
         self.breaker = Breaker()
         self._last_log = -LOG_EVERY_S
         self._suppressed = 0
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=self.timeout_s,
-            socket_timeout=self.timeout_s,
-            socket_connect_timeout=self.timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-            health_check_interval=30,
+        self.redis: Redis = redis_client(
+            url, timeout_s=self.timeout_s, max_connections=max_connections
         )
-        self.redis: Redis = Redis(connection_pool=pool)
         self._feedback_script = self.redis.register_script(FEEDBACK_LUA)
         self._stats_script = self.redis.register_script(STATS_LUA)
 
