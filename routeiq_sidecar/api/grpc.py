@@ -52,7 +52,7 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
                 method,
                 transport="grpc",
                 request_id=rid,
-                carrier=md,
+                carrier=None,  # the gRPC instrumentation's span (from the metadata) is current
                 authorization=md.get("authorization"),
             ) as span:
                 return await fn(rid, span)
@@ -103,6 +103,7 @@ def build_grpc_server(
     rt: Pipeline, max_message_bytes: int, *, reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     server = grpc.aio.server(
+        interceptors=rt.tracing.grpc_interceptors(),
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.so_reuseport", 1 if reuse_port else 0),

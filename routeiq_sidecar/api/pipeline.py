@@ -13,7 +13,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -111,20 +111,17 @@ class Pipeline:
         *,
         transport: str,
         request_id: str,
-        carrier: Mapping[str, str],
+        carrier: Mapping[str, str] | None,
         authorization: str | None,
         protected: bool = True,
-        span: Span | None = None,
     ) -> AsyncIterator[Span]:
-        """The pipeline around one call; pass ``span`` when the transport already opened one."""
+        """The pipeline around one call, in a ``routeiq.<method>`` span: the child of the
+        current (instrumentation's) span when ``carrier`` is None, else continuing the trace
+        ``carrier`` holds (ext_proc)."""
         metrics = self.engine.metrics
         t0 = time.perf_counter()
         name = f"routeiq.{method.lower()}"
-        cm: AbstractContextManager[Span] = (
-            nullcontext(span) if span is not None else self.tracing.span(name, carrier, transport)
-        )
-        with cm as span:
-            span.update_name(name)
+        with self.tracing.span(name, carrier, transport) as span:
             span.set_attribute("routeiq.request_id", request_id)
             try:
                 self.check_serving()

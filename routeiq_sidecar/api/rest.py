@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from google.protobuf.message import Message
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -44,7 +45,7 @@ def _request_id(scope: Scope) -> str:
 
 class RequestContextMiddleware:
     """Every response (errors, 404s, load-shed ones) carries x-request-id, and traceparent when
-    tracing is on: the request's span is opened here, around everything else."""
+    the request is traced (the ASGI instrumentation's span, opened outside this middleware)."""
 
     def __init__(self, app: ASGIApp, rt: Pipeline) -> None:
         self.app = app
@@ -55,32 +56,37 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         rid = _request_id(scope)
-        carrier = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in scope.get("headers", [])
-            if k in (b"traceparent", b"tracestate")
-        }
-        name = f"HTTP {scope.get('method', '')} {scope.get('path', '')}"
-        with self.rt.tracing.span(name, carrier, "http") as span:
-            traceparent = self.rt.tracing.traceparent(span) if self.rt.tracing.enabled else None
-            state = scope.setdefault("state", {})
-            state["request_id"], state["span"] = rid, span
+        span = trace.get_current_span()
+        traceparent = self.rt.tracing.traceparent(span) if span.is_recording() else None
+        scope.setdefault("state", {})["request_id"] = rid
 
-            async def send_with_ids(message: AsgiMessage) -> None:
-                if message["type"] == "http.response.start":
-                    headers = [
-                        (k, v)
-                        for k, v in message.get("headers", [])
-                        if k not in (b"x-request-id", b"traceparent")
-                    ]
-                    headers.append((b"x-request-id", rid.encode("latin-1")))
-                    if traceparent:
-                        headers.append((b"traceparent", traceparent.encode("latin-1")))
-                    message["headers"] = headers
-                    span.set_attribute("http.response.status_code", message["status"])
-                await send(message)
+        async def send_with_ids(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k not in (b"x-request-id", b"traceparent")
+                ]
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                if traceparent:
+                    headers.append((b"traceparent", traceparent.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
 
-            await self.app(scope, receive, send_with_ids)
+        await self.app(scope, receive, send_with_ids)
+
+
+KNOWN_PATHS = frozenset(
+    ("/v1/route", "/route", "/v1/classify", "/v1/feedback", "/v1/info", "/v1/admin/reload",
+     "/openapi.json")
+)  # fmt: skip
+
+
+def span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
+    """The HTTP span's name: method and path for RouteIQ's paths, the method alone for any
+    other path (a scanner's 404s must not make a span name each)."""
+    method, path = scope.get("method", "HTTP"), scope.get("path", "")
+    return (f"{method} {path}" if path in KNOWN_PATHS else method), {}
 
 
 def error_response(err: RouteIQError) -> JSONResponse:
@@ -120,9 +126,8 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
                 method,
                 transport="http",
                 request_id=rid,
-                carrier={},
+                carrier=None,  # the ASGI instrumentation's span is current
                 authorization=request.headers.get("authorization"),
-                span=request.scope["state"]["span"],
             ) as span:
                 parsed = None
                 if message is not None:
@@ -231,4 +236,4 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: bad_method}
     )
-    return RequestContextMiddleware(app, rt)
+    return rt.tracing.asgi(RequestContextMiddleware(app, rt), span_details)

@@ -1,8 +1,17 @@
-"""OpenTelemetry tracing: one span per request, attributes from the versioned decision contract.
+"""OpenTelemetry tracing: the transports' spans from the OpenTelemetry instrumentations, and one
+``routeiq.<method>`` span per API call with the versioned decision contract's attributes.
 
-Off unless ``otlp_endpoint`` (or ``OTEL_EXPORTER_OTLP_ENDPOINT``) is set. The provider belongs
-to the sidecar (not the process-global one), spans leave through a BatchSpanProcessor (a
-bounded queue, exported off the request path: a down collector drops spans, never blocks).
+Off unless ``otlp_endpoint`` (or ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``) is set. The provider
+belongs to the sidecar (not the process-global one); the SDK reads the other ``OTEL_*``
+variables (service name and resource, exporter headers / timeout / TLS, batch processor,
+sampler). Spans leave through a BatchSpanProcessor (a bounded queue, exported off the request
+path: a down collector drops spans, never blocks).
+
+REST requests get the ASGI instrumentation's SERVER span and gRPC calls the gRPC
+instrumentation's, except the probes (``/healthz``, ``/readyz``, ``/metrics``, gRPC health and
+reflection), which make no span at all. The ``routeiq.*`` span is their child. An Envoy
+ext_proc stream gets no span of its own: each decision's ``routeiq.extproc`` span joins the
+HTTP request's trace (the ``traceparent`` header Envoy forwards).
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from routeiq_sidecar.types import Decision
 
 CONTRACT = "routeiq.router_decision.v1"
 _PROPAGATOR = TraceContextTextMapPropagator()
+PROBE_URLS = r"/(healthz|readyz|metrics)/?(\?.*)?$"  # no span for these paths
+UNTRACED_GRPC = ("grpc.health.v1.Health", "grpc.reflection", "envoy.service.ext_proc.v3")
 
 
 SERVICE_NAME = "routeiq-sidecar"
@@ -59,6 +70,31 @@ class Tracing:
         else:
             self.tracer = trace.NoOpTracer()
 
+    def asgi(self, app: Any, span_details: Any = None) -> Any:
+        """``app`` inside the ASGI instrumentation (probes excluded), when tracing is on."""
+        if not self.enabled:
+            return app
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+        from opentelemetry.util.http import ExcludeList
+
+        return OpenTelemetryMiddleware(
+            app,
+            excluded_urls=ExcludeList([PROBE_URLS]),
+            default_span_details=span_details,
+            tracer_provider=self._provider,
+            exclude_spans=["receive", "send"],
+        )
+
+    def grpc_interceptors(self) -> list[Any]:
+        """The gRPC instrumentation's server interceptor (no span for health checks,
+        reflection, or the ext_proc stream), when tracing is on."""
+        if not self.enabled:
+            return []
+        from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+
+        untraced = filters.any_of(*(filters.service_prefix(s) for s in UNTRACED_GRPC))
+        return [aio_server_interceptor(self._provider, filter_=filters.negate(untraced))]
+
     @staticmethod
     def extract(carrier: Mapping[str, str]) -> Context:
         return _PROPAGATOR.extract(carrier)
@@ -70,12 +106,16 @@ class Tracing:
         return carrier.get("traceparent")
 
     @contextmanager
-    def span(self, name: str, carrier: Mapping[str, str], transport: str) -> Iterator[Span]:
-        ctx = self.extract(carrier)
+    def span(
+        self, name: str, carrier: Mapping[str, str] | None, transport: str
+    ) -> Iterator[Span]:
+        """A ``routeiq.*`` span: the child of the current span (the instrumentation's) when
+        ``carrier`` is None, else a SERVER span continuing the trace in ``carrier``."""
+        ctx = self.extract(carrier) if carrier is not None else None
         with self.tracer.start_as_current_span(
             name,
             context=ctx,
-            kind=SpanKind.SERVER,
+            kind=SpanKind.SERVER if carrier is not None else SpanKind.INTERNAL,
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
