@@ -48,7 +48,13 @@ from tests.integration.envoy_support import (
 CATALOGUE = EXAMPLE / "catalogue.yaml"
 CHAT = "/v1/chat/completions"
 EASY = "hi, how are you?"
-HARD = "Prove that there are infinitely many primes of the form 4k+3."
+# The shipped difficulty head leans on length (docs/benchmarks.md, "Routing that transfers"): the
+# one-line proof alone scores difficulty 0.39, just under where the strong model wins at these
+# prices (0.40). This test is about the ext_proc plumbing, so the hard prompt is a clear case.
+HARD = (
+    "Prove that there are infinitely many primes of the form 4k+3, then explain why the same "
+    "argument fails for primes of the form 4k+1."
+)
 UPSTREAM_MODEL = {"cheap": "gpt-4o-mini", "strong": "claude-opus-4"}
 STAT_FAIL_OPEN = "http.llm.ext_proc.failure_mode_allowed"
 STAT_STREAMS_FAILED = "http.llm.ext_proc.streams_failed"
