@@ -19,6 +19,7 @@ import uvicorn
 from grpc_health.v1 import health, health_pb2
 
 from routeiq_sidecar.api.grpc import SERVICE_NAME, build_grpc_server
+from routeiq_sidecar.api.http_protocol import protocol_class
 from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.api.rest import build_rest_app
 from routeiq_sidecar.bundle.default import ensure_default_bundle
@@ -128,6 +129,7 @@ class Sidecar:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=int(s.drain_grace_s) or None,
+            http=protocol_class(s.header_timeout_s),
         )
         self._uvicorn = _HttpServer(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))

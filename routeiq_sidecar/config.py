@@ -184,6 +184,21 @@ class Settings(BaseSettings):
     reload_poll_s: float = Field(
         0.0, ge=0, description="Check the bundle's manifest this often; reload on change (0 = off)."
     )
+    reload_min_interval_s: float = Field(
+        5.0, ge=0, description="Fewest seconds between two admin reloads (429 + Retry-After)."
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Longest wait for a request's complete headers "
+        "(the connection is closed beyond)."
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Longest wait for a REST body, read before admission "
+        "(408 beyond)."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host header values accepted on /v1 (host or host:port; "
+        "empty = any, except on a loopback bind: only localhost, 127.0.0.1, [::1])."
+    )
 
     # --- state
     redis_url: str | None = Field(
@@ -245,6 +260,10 @@ class Settings(BaseSettings):
     session_cache_size: int = Field(
         100_000, ge=1, description="Most sessions kept for stickiness by the memory store."
     )
+    memory_store_max_mb: int = Field(
+        256, ge=1, description="About the most MiB the memory store keeps (decisions half, "
+        "sessions and statistics a quarter each); the oldest entries go first beyond."
+    )
     feedback_weight: float = Field(
         0.5,
         ge=0,
@@ -297,6 +316,20 @@ class Settings(BaseSettings):
             problem = redis_url_problem(v)
             if problem:
                 raise ValueError(problem)
+        return v
+
+    @field_validator("auth_token")
+    @classmethod
+    def _token_usable(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return None
+        token = v.get_secret_value()
+        if not token.strip():
+            raise ValueError("must not be empty or blank (unset it to run without auth)")
+        if not (token.isascii() and token.isprintable()) or token != token.strip():
+            raise ValueError(
+                "must be printable ASCII without surrounding spaces (it travels in a header)"
+            )
         return v
 
     @field_validator("http_host", "grpc_host")

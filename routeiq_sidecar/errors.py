@@ -21,6 +21,9 @@ class ErrorKind(enum.Enum):
     NO_ELIGIBLE_CANDIDATE = "no_eligible_candidate"
     DEADLINE_EXCEEDED = "deadline_exceeded"
     BUNDLE_INVALID = "bundle_invalid"
+    REQUEST_TIMEOUT = "request_timeout"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    FORBIDDEN = "forbidden"
     INTERNAL = "internal"
 
 
@@ -34,6 +37,9 @@ _HTTP: dict[ErrorKind, int] = {
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.DEADLINE_EXCEEDED: 504,
     ErrorKind.BUNDLE_INVALID: 400,
+    ErrorKind.REQUEST_TIMEOUT: 408,
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorKind.FORBIDDEN: 403,
     ErrorKind.INTERNAL: 500,
 }
 
@@ -47,6 +53,9 @@ _GRPC: dict[ErrorKind, grpc.StatusCode] = {
     ErrorKind.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     ErrorKind.DEADLINE_EXCEEDED: grpc.StatusCode.DEADLINE_EXCEEDED,
     ErrorKind.BUNDLE_INVALID: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.REQUEST_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
     ErrorKind.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -38,6 +39,16 @@ async def _no_reload() -> tuple[bool, str]:
     return False, "reload is not available in this process"
 
 
+def bearer_matches(authorization: str | None, token: str) -> bool:
+    """``Authorization: Bearer <token>``: the scheme in any case (RFC 7235), the credentials
+    compared in constant time as bytes (any header value, ASCII or not, is simply wrong)."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    given = credentials.strip().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, token.encode("ascii"))
+
+
 @dataclass(frozen=True)
 class Reloaded:
     ok: bool
@@ -52,6 +63,7 @@ class Pipeline:
     reloader: Reloader = _no_reload
     draining: bool = False
     in_flight: int = 0
+    _last_reload: float = 0.0  # time.monotonic() of the last admin reload
 
     @property
     def ready(self) -> bool:
@@ -86,8 +98,7 @@ class Pipeline:
         token = self.engine.settings.auth_token
         if token is None:
             return
-        expected = f"Bearer {token.get_secret_value()}"
-        if not authorization or not hmac.compare_digest(authorization.strip(), expected):
+        if not bearer_matches(authorization, token.get_secret_value()):
             raise RouteIQError(
                 ErrorKind.UNAUTHENTICATED,
                 "authorization: missing or wrong bearer token",
@@ -212,5 +223,15 @@ class Pipeline:
     async def reload(self, authorization: str | None) -> Reloaded:
         """Admin: load the configured bundle again (the old one stays on failure)."""
         self.check_auth(authorization)
+        wait = self._last_reload + self.settings.reload_min_interval_s - time.monotonic()
+        if self._last_reload and wait > 0:
+            self.metrics.rejections.labels(ErrorKind.OVERLOADED.value).inc()
+            raise RouteIQError(
+                ErrorKind.OVERLOADED,
+                f"reload: the last one was under reload_min_interval_s "
+                f"({self.settings.reload_min_interval_s:g} s) ago; retry in {wait:.1f} s",
+                retry_after_s=max(1, math.ceil(wait)),
+            )
+        self._last_reload = time.monotonic()
         ok, detail = await self.reloader()
         return Reloaded(ok, detail, self.engine.loaded.bundle.version)

@@ -6,6 +6,7 @@ needs ``Authorization: Bearer <auth_token>`` when ``auth_token`` is set.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -18,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,17 +29,18 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.api import convert
 from routeiq_sidecar.api.openapi import openapi_document
 from routeiq_sidecar.api.pipeline import Pipeline
+from routeiq_sidecar.config import LOOPBACK
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, http_status
+from routeiq_sidecar.limits import MAX_REQUEST_ID_CHARS, shown
 
 log = logging.getLogger("routeiq.rest")
-_MAX_REQUEST_ID = 128
 
 
 def _request_id(scope: Scope) -> str:
     for k, v in scope.get("headers", []):
         if k == b"x-request-id":
             rid = v.decode("latin-1").strip()
-            if rid and len(rid) <= _MAX_REQUEST_ID and rid.isprintable():
+            if rid and len(rid) <= MAX_REQUEST_ID_CHARS and rid.isprintable():
                 return rid
     return uuid.uuid4().hex
 
@@ -96,23 +98,80 @@ def error_response(err: RouteIQError) -> JSONResponse:
     return JSONResponse({"error": err.to_dict()}, status_code=http_status(err), headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The whole body, at most ``limit`` bytes within ``timeout_s``: read before the request is
+    admitted, so a slow sender holds a connection, never an in-flight slot."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise RouteIQError(
             ErrorKind.TOO_LARGE, f"body: {declared} bytes exceed max_body_bytes {limit}"
         )
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RouteIQError(ErrorKind.TOO_LARGE, f"body: more than max_body_bytes {limit} bytes")
-        chunks.append(chunk)
+
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RouteIQError(
+                    ErrorKind.TOO_LARGE, f"body: more than max_body_bytes {limit} bytes"
+                )
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), timeout_s)
+    except TimeoutError:
+        raise RouteIQError(
+            ErrorKind.REQUEST_TIMEOUT,
+            f"body: {size} bytes arrived in body_timeout_s ({timeout_s:g} s); send it at once",
+        ) from None
     return b"".join(chunks)
+
+
+def check_json_type(request: Request) -> None:
+    """State-changing calls take JSON only: a web page can send text/plain, form or multipart
+    bodies cross-site without a CORS preflight, never application/json."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    json_like = kind.startswith("application/") and kind.endswith("+json")
+    if kind != "application/json" and not json_like:
+        raise RouteIQError(
+            ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+            f"content-type: {shown(kind or 'none')} is not accepted; send application/json",
+            field="content-type",
+        )
+
+
+LOOPBACK_HOSTS = frozenset(("localhost", "127.0.0.1", "[::1]", "::1"))
+
+
+def allowed_hosts(http_host: str, configured: list[str]) -> frozenset[str] | None:
+    """Host header values accepted on the API: the configured ones; on a loopback bind only
+    loopback names (a DNS-rebinding page names its own host); None = any."""
+    if configured:
+        return frozenset(h.lower() for h in configured)
+    return LOOPBACK_HOSTS if http_host in LOOPBACK else None
+
+
+def check_host(request: Request, allowed: frozenset[str] | None) -> None:
+    if allowed is None:
+        return
+    host = request.headers.get("host", "").strip().lower()
+    name = host
+    if host.startswith("["):
+        name = host[: host.find("]") + 1]
+    elif host.count(":") == 1:
+        name = host.rsplit(":", 1)[0]
+    if host not in allowed and name not in allowed:
+        raise RouteIQError(
+            ErrorKind.FORBIDDEN,
+            f"host: {shown(host)} is not an allowed Host for this server (allowed_hosts)",
+            field="host",
+        )
 
 
 def build_rest_app(rt: Pipeline) -> ASGIApp:
     settings = rt.settings
+    hosts = allowed_hosts(settings.http_host, settings.allowed_hosts)
 
     async def call(
         request: Request,
@@ -122,6 +181,11 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
     ) -> Response:
         rid: str = request.scope["state"]["request_id"]
         try:
+            check_host(request, hosts)
+            body = None
+            if message is not None:
+                check_json_type(request)
+                body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
             async with rt.serve(
                 method,
                 transport="http",
@@ -130,13 +194,16 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
                 authorization=request.headers.get("authorization"),
             ) as span:
                 parsed = None
-                if message is not None:
-                    body = await read_body(request, settings.max_body_bytes)
+                if message is not None and body is not None:
                     parsed = convert.parse_json(body, message)
                 out = await fn(parsed, rid, span)
             return JSONResponse(convert.to_json_dict(out))
         except RouteIQError as err:
             return error_response(err)
+        except ClientDisconnect:  # nobody reads the answer; not the server's error
+            log.info("client left during %s", method, extra={"request_id": rid,
+                                                            "event": "client_disconnect"})
+            return Response(status_code=400)
         except Exception:  # a bug: answer 500 with the request id, keep serving
             log.exception("unhandled error in %s", method, extra={"request_id": rid})
             return error_response(RouteIQError(ErrorKind.INTERNAL, "internal error"))
@@ -172,6 +239,8 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
         """Admin: verify and load the configured bundle again (the old one stays on failure)."""
         rid: str = request.scope["state"]["request_id"]
         try:
+            check_host(request, hosts)
+            check_json_type(request)
             r = await rt.reload(request.headers.get("authorization"))
         except RouteIQError as err:
             return error_response(err)
@@ -192,7 +261,8 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
         return PlainTextResponse("draining\n", status_code=503)
 
     async def metrics_ep(request: Request) -> Response:
-        return Response(rt.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        body = await asyncio.to_thread(rt.metrics.exposition)  # a scrape never blocks routing
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     doc = json.dumps(openapi_document()).encode()
 
@@ -205,9 +275,12 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
         )
 
     async def bad_method(request: Request, exc: Exception) -> Response:
+        allow = getattr(exc, "headers", None) or {}
         return JSONResponse(
-            {"error": {"code": "method_not_allowed", "message": f"{request.method} not allowed"}},
+            {"error": {"code": "method_not_allowed",
+                       "message": f"{shown(request.method)} not allowed on {request.url.path}"}},
             status_code=405,
+            headers={"allow": allow["Allow"]} if "Allow" in allow else None,
         )
 
     routes = [

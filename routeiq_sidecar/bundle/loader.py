@@ -17,6 +17,7 @@ from typing import Any
 
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.limits import confined_path
 from routeiq_sidecar.model.encoder import Encoder, TextEncoder
 from routeiq_sidecar.model.signals import CentroidClassifier
 from routeiq_sidecar.model.static_encoder import static_encoder_for
@@ -58,6 +59,13 @@ class LoadedBundle:
     def default_strategy(self) -> str:
         return str(self.table.get("default_strategy", "centroid"))
 
+    def file(self, name: object) -> Path:
+        """A file the manifest names, confined to the bundle folder (BundleError otherwise)."""
+        try:
+            return confined_path(self.path, name)
+        except ValueError as exc:
+            raise BundleError(f"bundle {self.path}: {exc}") from None
+
     def head(self, name: str) -> dict[str, Any] | None:
         heads = self.table.get("heads", {})
         h = heads.get(name) if isinstance(heads, dict) else None
@@ -78,8 +86,8 @@ def encoder_for(folder: Path, enc: dict[str, Any], precision: str, threads: int)
             f"(ROUTEIQ_ENCODER_PRECISION / --encoder-precision), or train it again with "
             f"--encoder-precision {precision}"
         )
-    tok = BatchTokenizer(folder / enc["tokenizer"], int(enc["max_seq_length"]))
-    return Encoder(folder / name, tok, threads)
+    tok = BatchTokenizer(confined_path(folder, enc["tokenizer"]), int(enc["max_seq_length"]))
+    return Encoder(confined_path(folder, name), tok, threads)
 
 
 def load_bundle(
@@ -123,7 +131,7 @@ def _load_view(
             if kind == "static"
             else encoder_for(path, enc, precision, threads)
         )
-        classifier = CentroidClassifier.load(path / centroid["file"])
+        classifier = CentroidClassifier.load(confined_path(path, centroid["file"]))
     except BundleError as exc:
         if str(exc).startswith("bundle "):
             raise

@@ -25,13 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routeiq_sidecar.errors import ErrorKind, RouteIQError
+from routeiq_sidecar.errors import ErrorKind, RouteIQError, invalid
+from routeiq_sidecar.limits import clip, shown
 from routeiq_sidecar.types import CandidateSpec, Score, Signals
 
 FALLBACK_STRATEGY = "length"  # answers when the encoder cannot (deadline, model error)
 PROFILE_LAMBDA = {"premium": 0.02, "auto": 0.15, "reasoning": 0.1, "eco": 0.5, "free": 0.0}
 REASONING_BONUS = 0.1
 TIE_EPS = 1e-9
+SHOWN_REASONS = 8  # candidates named in a no-eligible-candidate error
 REF_PRICE_PER_MTOK = 1.0
 TOP_PRICE_PER_MTOK = 30.0
 
@@ -96,7 +98,11 @@ def rank(
     reasons = [ineligibility(c, constraints) for c in candidates]
     eligible = [i for i, r in enumerate(reasons) if not r]
     if not eligible:
-        detail = "; ".join(f"{c.id}: {r}" for c, r in zip(candidates, reasons, strict=True))
+        detail = "; ".join(
+            f"{clip(c.id)}: {r}" for c, r in zip(candidates[:SHOWN_REASONS], reasons, strict=False)
+        )
+        if len(candidates) > SHOWN_REASONS:
+            detail += f"; and {len(candidates) - SHOWN_REASONS} more"
         raise RouteIQError(
             ErrorKind.NO_ELIGIBLE_CANDIDATE,
             f"candidates: no eligible candidate ({detail})",
@@ -111,6 +117,12 @@ def rank(
         )
         q = np.minimum(1.0, q + bonus)
     utility = q - lam * cost
+    for i in np.flatnonzero(~np.isfinite(utility)):  # derived values, not only inputs
+        raise invalid(
+            f"candidates[{i}]",
+            f"prices and quality_cost_tradeoff give {shown(candidates[i].id)} a non-finite "
+            "utility",
+        )
     scores = [
         Score(
             candidate_id=c.id,

@@ -31,11 +31,13 @@ from routeiq_sidecar.engine.state_io import StateIO
 from routeiq_sidecar.engine.validate import (
     check_feedback,
     check_request,
+    check_strings,
     check_text,
     resolve_candidates,
     resolve_profile,
 )
 from routeiq_sidecar.errors import RouteIQError, invalid
+from routeiq_sidecar.limits import shown
 from routeiq_sidecar.model.batcher import Batcher
 from routeiq_sidecar.state.factory import make_store
 from routeiq_sidecar.state.store import Store
@@ -150,9 +152,9 @@ class Engine:
         self, request_id: str, messages: tuple[ChatMessage, ...], prompt: str
     ) -> Classified:
         t0 = time.perf_counter_ns()
-        check_text(
-            RouteInput(request_id=request_id, messages=messages, prompt=prompt), self.settings
-        )
+        inp = RouteInput(request_id=request_id, messages=messages, prompt=prompt)
+        check_strings(inp)
+        check_text(inp, self.settings)
         loaded = self.loaded
         sel = select_text(messages, prompt, clip_chars(loaded.bundle.manifest["encoder"]))
         vec, timings = await self.embedder.embed(loaded, sel.text)
@@ -183,7 +185,7 @@ class Engine:
         if strategy_name not in loaded.strategies:
             raise invalid(
                 "strategy",
-                f"unknown strategy {strategy_name!r} "
+                f"unknown strategy {shown(strategy_name)} "
                 f"(available: {', '.join(sorted(loaded.strategies))})",
             )
         candidates = resolve_candidates(inp, loaded.catalogue, s)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.limits import confined_path
 from routeiq_sidecar.model.encoder import EncodedBatch
 from routeiq_sidecar.model.tokenizer import BatchTokenizer
 
@@ -56,5 +57,5 @@ class StaticEncoder:
 
 def static_encoder_for(folder: Path, desc: dict[str, Any]) -> StaticEncoder:
     """The static encoder a manifest's ``static`` entry describes (files relative to ``folder``)."""
-    tok = BatchTokenizer(folder / desc["tokenizer"], int(desc["max_seq_length"]))
-    return StaticEncoder(folder / desc["file"], tok)
+    tok = BatchTokenizer(confined_path(folder, desc["tokenizer"]), int(desc["max_seq_length"]))
+    return StaticEncoder(confined_path(folder, desc["file"]), tok)

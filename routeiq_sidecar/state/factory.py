@@ -23,6 +23,7 @@ def limits_from(settings: Settings) -> StateLimits:
         decision_log_size=settings.decision_log_size,
         sticky_ttl_s=settings.sticky_ttl_s,
         session_cache_size=settings.session_cache_size,
+        memory_max_bytes=settings.memory_store_max_mb * 2**20,
         stats=StatsPolicy.from_window(
             settings.feedback_window, settings.stats_half_life_s, settings.stats_ttl_s
         ),

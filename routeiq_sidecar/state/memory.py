@@ -17,27 +17,60 @@ from routeiq_sidecar.state.store import FeedbackResult, Lookup, StateLimits
 V = TypeVar("V")
 
 
+def approx_bytes(key: str, value: object) -> int:
+    """A cheap size estimate of an entry: its strings' lengths plus a fixed overhead per field
+    (what bounds memory when callers choose the strings)."""
+    size = ENTRY_OVERHEAD + len(key)
+    if isinstance(value, str):
+        return size + len(value)
+    if isinstance(value, dict):
+        return size + sum(
+            FIELD_OVERHEAD + len(k) + (len(v) if isinstance(v, str) else 8)
+            for k, v in value.items()
+        )
+    return size + FIELD_OVERHEAD * 8
+
+
+ENTRY_OVERHEAD = 200  # an OrderedDict slot, the tuple and the objects around a value
+FIELD_OVERHEAD = 60
+
+
 class TTLMap(Generic[V]):
-    """A dict whose entries expire ``ttl_s`` after their last write, with at most ``max_items``.
+    """A dict whose entries expire ``ttl_s`` after their last write, with at most ``max_items``
+    entries and about ``max_bytes`` bytes (``approx_bytes``), whichever binds first.
 
     Writes move an entry to the back, so the front always holds the entry that expires first
     (one TTL per map); expiry and eviction pop from the front, O(1) per entry dropped."""
 
-    def __init__(self, ttl_s: float, max_items: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        max_items: int,
+        clock: Callable[[], float],
+        max_bytes: int | None = None,
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._clock = clock
-        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, V, int]] = OrderedDict()
         self.on_drop: Callable[[str], None] | None = None
+
+    def _full(self) -> bool:
+        return len(self._items) > self.max_items or (
+            self.max_bytes is not None and self.bytes > self.max_bytes
+        )
 
     def _purge(self) -> None:
         now = self._clock()
         items = self._items
         while items:
-            key, (expires, _) = next(iter(items.items()))
-            if expires > now and len(items) <= self.max_items:
+            key, (expires, _, size) = next(iter(items.items()))
+            if expires > now and not self._full():
                 break
             items.popitem(last=False)
+            self.bytes -= size
             if self.on_drop is not None:
                 self.on_drop(key)
 
@@ -51,9 +84,22 @@ class TTLMap(Generic[V]):
         return hit[1]
 
     def set(self, key: str, value: V) -> None:
-        self._items[key] = (self._clock() + self.ttl_s, value)
+        old = self._items.get(key)
+        if old is not None:
+            self.bytes -= old[2]
+        size = approx_bytes(key, value)
+        self._items[key] = (self._clock() + self.ttl_s, value, size)
+        self.bytes += size
         self._items.move_to_end(key)
         self._purge()
+
+    def charge(self, key: str, extra: int) -> None:
+        """Count ``extra`` bytes kept beside an entry (dropped with it) against the budget."""
+        hit = self._items.get(key)
+        if hit is not None:
+            self._items[key] = (hit[0], hit[1], hit[2] + extra)
+            self.bytes += extra
+            self._purge()
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -79,13 +125,18 @@ class MemoryStore:
     ) -> None:
         self.limits = limits
         self._wall = wall_clock
+        share = limits.memory_max_bytes // 4  # decisions 2/4, sessions and stats 1/4 each
         self.decisions: TTLMap[dict[str, Any]] = TTLMap(
-            limits.decision_ttl_s, limits.decision_log_size, clock
+            limits.decision_ttl_s, limits.decision_log_size, clock, 2 * share
         )
         self._feedback: dict[str, dict[str, Any]] = {}
         self.decisions.on_drop = self._forget_feedback
-        self.sessions: TTLMap[str] = TTLMap(limits.sticky_ttl_s, limits.session_cache_size, clock)
-        self.stats: TTLMap[ModelStat] = TTLMap(limits.stats.ttl_s, limits.stats_max_entries, clock)
+        self.sessions: TTLMap[str] = TTLMap(
+            limits.sticky_ttl_s, limits.session_cache_size, clock, share
+        )
+        self.stats: TTLMap[ModelStat] = TTLMap(
+            limits.stats.ttl_s, limits.stats_max_entries, clock, share
+        )
         self.counters: dict[str, dict[str, float]] = {}
 
     def _forget_feedback(self, decision_id: str) -> None:
@@ -109,6 +160,7 @@ class MemoryStore:
         if decision_id in self._feedback:
             return FeedbackResult(found=True, duplicate=True, record=record)
         self._feedback[decision_id] = outcome
+        self.decisions.charge(decision_id, approx_bytes("", outcome))
         return FeedbackResult(found=True, duplicate=False, record=record)
 
     @staticmethod

@@ -26,6 +26,7 @@ class StateLimits:
     session_cache_size: int
     stats: StatsPolicy
     stats_max_entries: int = 50_000  # memory store: (category, model) pairs kept
+    memory_max_bytes: int = 256 * 2**20  # memory store: about this many bytes in all maps
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,10 @@ class BundleHeads(Protocol):
 
     def head(self, name: str) -> dict[str, Any] | None: ...
 
+    def file(self, name: object) -> Path:
+        """A file the manifest names, inside the bundle folder (BundleError otherwise)."""
+        ...
+
 
 class Strategy(Protocol):
     name: str

@@ -147,7 +147,7 @@ def load_difficulty(bundle: BundleHeads) -> DifficultyStrategy | None:
     spec = bundle.head("difficulty")
     if spec is None:
         return None
-    head = DifficultyHead.load(bundle.path / str(spec.get("file", HEAD_FILE)))
+    head = DifficultyHead.load(bundle.file(spec.get("file", HEAD_FILE)))
     if head.embeddings.shape[1] != bundle.embedding_dim:
         raise BundleError(f"bundle {bundle.path}: difficulty width does not match the encoder's")
     return DifficultyStrategy(head)

@@ -91,7 +91,7 @@ def load_knn(bundle: BundleHeads, index: ModelIndex) -> TrainedStrategy | None:
     spec = bundle.head("knn")
     if spec is None:
         return None
-    head = KnnHead.load(bundle.path / spec["file"], k=int(spec.get("k", 20)),
+    head = KnnHead.load(bundle.file(spec["file"]), k=int(spec.get("k", 20)),
                         temperature=float(spec.get("temperature", 0.05)),
                         shrink=float(spec.get("shrink", 1.0)))
     if head.models != head_models(bundle, spec):

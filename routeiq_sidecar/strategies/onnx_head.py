@@ -52,7 +52,7 @@ def onnx_head_strategy(
     spec: dict[str, Any] | None = bundle.head(name)
     if spec is None:
         return None
-    head = OnnxHead(bundle.path / spec["file"], head_models(bundle, spec),
+    head = OnnxHead(bundle.file(spec["file"]), head_models(bundle, spec),
                     tuple(str(f) for f in spec.get("features", [])))
     if head.input_dim != bundle.embedding_dim + len(head.features):
         raise BundleError(

@@ -14,9 +14,11 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from routeiq_sidecar.limits import MAX_LABEL_CHARS, MAX_MODEL_LABELS
 from routeiq_sidecar.types import Decision
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
+OTHER_LABEL = "other"
 
 
 def multiprocess_dir() -> str | None:
@@ -41,9 +43,29 @@ STAGE_BUCKETS = (
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
+class BoundedLabel:
+    """Label values a caller chooses (a candidate's ``model``), bounded: the first ``max_values``
+    distinct values of at most ``max_chars`` characters are kept as they are, any other value is
+    ``other``, so neither ``/metrics`` nor the registry grows with what callers send."""
+
+    def __init__(self, max_values: int = MAX_MODEL_LABELS, max_chars: int = MAX_LABEL_CHARS):
+        self.max_values = max_values
+        self.max_chars = max_chars
+        self._seen: set[str] = set()
+
+    def label(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(value) > self.max_chars or len(self._seen) >= self.max_values:
+            return OTHER_LABEL
+        self._seen.add(value)
+        return value
+
+
 class Metrics:
     def __init__(self) -> None:
         self.multiprocess_dir = multiprocess_dir()
+        self.models = BoundedLabel()
         r = self.registry = CollectorRegistry()
         self.decisions = Counter(
             "routeiq_decisions",
@@ -186,7 +208,7 @@ class Metrics:
     ) -> None:
         """One decision's counters; ``sticky``: the stickiness result, None without a session."""
         self.decisions.labels(
-            d.strategy, d.profile, d.selected.model, str(d.degraded).lower()
+            d.strategy, d.profile, self.models.label(d.selected.model), str(d.degraded).lower()
         ).inc()
         for stage, us in (
             ("tokenize", d.timings.tokenize_us),

@@ -200,7 +200,7 @@ async def test_no_eligible_candidate_is_422(sidecar: Sidecar) -> None:
 
 async def test_oversized_body_is_413(sidecar: Sidecar) -> None:
     big = b'{"prompt": "' + b"a" * (sidecar.settings.max_body_bytes + 10) + b'"}'
-    async with httpx.AsyncClient() as c:
+    async with httpx.AsyncClient(headers={"content-type": "application/json"}) as c:
         r = await c.post(url(sidecar, "/v1/route"), content=big)
 
         async def chunks():  # no content-length: the limit applies while reading
