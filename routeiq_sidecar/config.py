@@ -423,6 +423,8 @@ def _format_error(err: ValidationError, env: dict[str, str], overrides: dict[str
         msg = e["msg"]
         if key == "redis_url" and isinstance(value, str):
             value = redact_url(value)  # never print its password
+        if key == "auth_token":
+            value = "***"  # never print a secret, not even a wrong one
         if e["type"] == "extra_forbidden":
             msg = "unknown setting"
         lines.append(f"invalid setting {where}={value!r}: {msg}")

@@ -125,10 +125,12 @@ class Pipeline:
         carrier: Mapping[str, str] | None,
         authorization: str | None,
         protected: bool = True,
+        prepare: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncIterator[Span]:
         """The pipeline around one call, in a ``routeiq.<method>`` span: the child of the
         current (instrumentation's) span when ``carrier`` is None, else continuing the trace
-        ``carrier`` holds (ext_proc)."""
+        ``carrier`` holds (ext_proc). ``prepare`` (REST: checks and the bounded body read) runs
+        after the auth check and before admission, so a slow client never holds a slot."""
         metrics = self.engine.metrics
         t0 = time.perf_counter()
         name = f"routeiq.{method.lower()}"
@@ -138,6 +140,8 @@ class Pipeline:
                 self.check_serving()
                 if protected:
                     self.check_auth(authorization)
+                if prepare is not None:
+                    await prepare()
                 self._admit()
                 self.in_flight += 1
                 metrics.in_flight.inc()

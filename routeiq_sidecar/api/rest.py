@@ -180,22 +180,25 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
         fn: Callable[[Any, str, Any], Awaitable[Message]],
     ) -> Response:
         rid: str = request.scope["state"]["request_id"]
-        try:
+        body = b""
+
+        async def prepare() -> None:
+            nonlocal body
             check_host(request, hosts)
-            body = None
             if message is not None:
                 check_json_type(request)
                 body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
+
+        try:
             async with rt.serve(
                 method,
                 transport="http",
                 request_id=rid,
                 carrier=None,  # the ASGI instrumentation's span is current
                 authorization=request.headers.get("authorization"),
+                prepare=prepare,
             ) as span:
-                parsed = None
-                if message is not None and body is not None:
-                    parsed = convert.parse_json(body, message)
+                parsed = None if message is None else convert.parse_json(body, message)
                 out = await fn(parsed, rid, span)
             return JSONResponse(convert.to_json_dict(out))
         except RouteIQError as err:

@@ -147,7 +147,7 @@ async def test_reload_swaps_good_bundles_and_refuses_tampered_ones(
 ) -> None:
     live = tmp_path / "live"
     shutil.copytree(tiny_bundle_path, live)
-    sc = Sidecar(make_settings(tmp_path, bundle=live))
+    sc = Sidecar(make_settings(tmp_path, bundle=live, reload_min_interval_s=0))
     await sc.start()
     base = f"http://127.0.0.1:{sc.http_port}"
     try:
@@ -156,14 +156,14 @@ async def test_reload_swaps_good_bundles_and_refuses_tampered_ones(
             # a new, valid bundle in place -> admin reload picks it up
             shutil.rmtree(live)
             build_bundle(live, encoder="tiny-random", name="tiny-v2")
-            r = await c.post(f"{base}/v1/admin/reload")
+            r = await c.post(f"{base}/v1/admin/reload", json={})
             v2 = (await c.get(f"{base}/v1/info")).json()["bundle_name"]
             # tamper one file -> refused, old bundle keeps serving
             enc = live / "centroids.npz"
             data = bytearray(enc.read_bytes())
             data[len(data) // 2] ^= 0xFF
             enc.write_bytes(bytes(data))
-            bad = await c.post(f"{base}/v1/admin/reload")
+            bad = await c.post(f"{base}/v1/admin/reload", json={})
             v3 = (await c.get(f"{base}/v1/info")).json()["bundle_name"]
             still = await c.post(f"{base}/v1/route", json=ROUTE)
             metrics = (await c.get(f"{base}/metrics")).text

@@ -70,7 +70,7 @@ async def test_spans_reach_a_real_otlp_receiver(tmp_path: Path, tiny_bundle: Any
             shed = await c.post(
                 f"http://127.0.0.1:{sc.http_port}/v1/route",
                 content=b"{",
-                headers={"traceparent": TRACEPARENT},
+                headers={"traceparent": TRACEPARENT, "content-type": "application/json"},
             )
         async with grpc.aio.insecure_channel(f"127.0.0.1:{sc.grpc_port}") as ch:
             await pb_grpc.RouterServiceStub(ch).Route(

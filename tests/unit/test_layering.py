@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "routeiq_sidecar"
 TRANSPORTS = tuple(f"routeiq_sidecar.api.{t}" for t in ("rest", "grpc", "ext_proc"))
 # Lower layers never import higher ones. Build-time and tool packages sit on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("routeiq_sidecar", "types", "text", "config", "errors", "limits", "progress", "tables", "_proto"),
+    ("routeiq_sidecar", "types", "text", "config", "errors", "limits", "progress", "tables",
+     "_proto"),
     ("telemetry", "model"),
     ("bundle",),
     ("strategies", "state"),
