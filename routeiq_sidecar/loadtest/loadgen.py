@@ -5,6 +5,7 @@ requests in flight."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     server_total_us: list[int] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
+    escalated: list[bool] = field(default_factory=list)  # per answer, in completion order
     elapsed_s: float = 0.0
 
     @property
@@ -50,6 +52,7 @@ class LoadResult:
             "p99_ms": round(float(np.percentile(lat, 99)), 3),
             "mean_ms": round(float(lat.mean()), 3),
             "server_p50_ms": round(float(np.percentile(srv, 50)), 3),
+            "escalated_share": round(float(np.mean(self.escalated)), 3) if self.escalated else 0.0,
             "throughput_rps": round(self.ok / self.elapsed_s, 1) if self.elapsed_s else 0.0,
         }
 
@@ -81,7 +84,9 @@ async def run_rest(
                     r = await client.post("/v1/route", json=body, headers=headers)
                     status = "ok" if r.status_code == 200 else str(r.status_code)
                     if r.status_code == 200:
-                        res.server_total_us.append(int(r.json()["timings"]["total_us"]))
+                        timings = r.json()["timings"]
+                        res.server_total_us.append(int(timings["total_us"]))
+                        res.escalated.append(bool(timings["escalated"]))
                 except httpx.HTTPError as exc:
                     status = type(exc).__name__
                 res.latencies_ms.append((time.perf_counter() - t0) * 1000)
@@ -116,6 +121,7 @@ async def run_grpc(
                 try:
                     resp = await stub.Route(req, timeout=30, metadata=metadata)
                     res.server_total_us.append(resp.timings.total_us)
+                    res.escalated.append(resp.timings.escalated)
                     status = "ok"
                 except grpc.aio.AioRpcError as err:
                     status = err.code().name
@@ -125,4 +131,71 @@ async def run_grpc(
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         res.elapsed_s = time.perf_counter() - t0
+    return res
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+async def run_rest_raw(
+    base_url: str,
+    bodies: list[dict[str, Any]],
+    *,
+    concurrency: int,
+    max_seconds: float,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """``run_rest`` with a minimal HTTP/1.1 keep-alive client (bodies encoded up front, one
+    connection per worker), so that on a small machine the load generator's own CPU weighs
+    less on the server it measures. Loopback, answers with a Content-Length only."""
+    host, _, port = base_url.removeprefix("http://").rstrip("/").partition(":")
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    requests = []
+    for body in bodies:
+        data = json.dumps(body).encode()
+        requests.append(
+            f"POST /v1/route HTTP/1.1\r\nhost: {host}:{port}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(data)}\r\n{extra}\r\n"
+            .encode() + data
+        )
+    res = LoadResult("rest", concurrency)
+    queue = iter(requests)
+    stop_at = time.perf_counter() + max_seconds
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for req in queue:
+                if time.perf_counter() > stop_at:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    writer.write(req)
+                    code, payload = await _read_response(reader)
+                    status = "ok" if code == 200 else str(code)
+                    if code == 200:
+                        timings = json.loads(payload)["timings"]
+                        res.server_total_us.append(int(timings["total_us"]))
+                        res.escalated.append(bool(timings["escalated"]))
+                except (OSError, asyncio.IncompleteReadError) as exc:
+                    status = type(exc).__name__
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                res.statuses[status] += 1
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    res.elapsed_s = time.perf_counter() - t0
     return res
