@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from litellm.router import CustomRoutingStrategyBase
+from litellm.types.router import CustomRoutingStrategyBase
 
 from routeiq_litellm import compat
 from routeiq_litellm.breaker import CircuitBreaker

@@ -191,6 +191,7 @@ def explain_parse_error(msg: str, root: str) -> tuple[str, str]:
 
 
 def to_json_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
+    out: dict[str, Any] = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    return out

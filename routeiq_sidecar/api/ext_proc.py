@@ -47,7 +47,7 @@ from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status
 from routeiq_sidecar.types import Decision
 
 log = logging.getLogger("routeiq.ext_proc")
-SERVICE_NAME = ep.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name
+SERVICE_NAME: str = ep.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name
 
 HEADER_DEPLOYMENT = "x-routeiq-deployment"
 HEADER_MODEL = "x-routeiq-model"

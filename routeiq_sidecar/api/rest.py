@@ -37,7 +37,8 @@ log = logging.getLogger("routeiq.rest")
 
 
 def _request_id(scope: Scope) -> str:
-    for k, v in scope.get("headers", []):
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for k, v in headers:
         if k == b"x-request-id":
             rid = v.decode("latin-1").strip()
             if rid and len(rid) <= MAX_REQUEST_ID_CHARS and rid.isprintable():

@@ -20,7 +20,7 @@ from routeiq_sidecar.model.tokenizer import BatchTokenizer
 
 
 def load_matrix(path: Path) -> np.ndarray:
-    matrix = np.load(path, allow_pickle=False)
+    matrix: np.ndarray = np.load(path, allow_pickle=False)
     if matrix.ndim != 2 or matrix.dtype.kind != "f":
         raise BundleError(f"{path.name}: expected a 2-D float matrix, got {matrix.dtype} "
                           f"{matrix.shape}")

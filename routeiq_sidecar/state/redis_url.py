@@ -101,4 +101,5 @@ def redis_client(url: str, *, timeout_s: float, max_connections: int) -> Redis:
     )
     opts: dict[str, Any] = {"db": t.db, "ssl": t.tls, "max_connections": max_connections}
     opts.update({k: v for k, v in (("username", t.username), ("password", t.password)) if v})
-    return sentinel.master_for(t.service, redis_class=Redis, **opts)
+    primary: Redis = sentinel.master_for(t.service, redis_class=Redis, **opts)
+    return primary

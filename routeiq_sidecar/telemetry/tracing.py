@@ -16,9 +16,9 @@ HTTP request's trace (the ``traceparent`` header Envoy forwards).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -27,6 +27,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from routeiq_sidecar import __version__
 from routeiq_sidecar.types import Decision
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Scope
 
 CONTRACT = "routeiq.router_decision.v1"
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -70,7 +73,11 @@ class Tracing:
         else:
             self.tracer = trace.NoOpTracer()
 
-    def asgi(self, app: Any, span_details: Any = None) -> Any:
+    def asgi(
+        self,
+        app: ASGIApp,
+        span_details: Callable[[Scope], tuple[str, dict[str, Any]]] | None = None,
+    ) -> ASGIApp:
         """``app`` inside the ASGI instrumentation (probes excluded), when tracing is on."""
         if not self.enabled:
             return app

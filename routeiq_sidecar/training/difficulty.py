@@ -46,7 +46,8 @@ def failure_target(scores: np.ndarray) -> np.ndarray:
     fail = 1.0 - np.where(obs, scores, 0.0).sum(axis=1) / np.maximum(n, 1)
     fail = np.where(n > 0, fail, np.nan)
     mean, std = np.nanmean(fail), np.nanstd(fail)
-    return np.nan_to_num((fail - mean) / (std if std > 1e-9 else 1.0))
+    target: np.ndarray = np.nan_to_num((fail - mean) / (std if std > 1e-9 else 1.0))
+    return target
 
 
 def abilities(parts: Sequence[FilePart]) -> tuple[tuple[str, ...], np.ndarray]:

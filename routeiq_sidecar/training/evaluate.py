@@ -32,11 +32,11 @@ from routeiq_sidecar.strategies.registry import build_strategies
 from routeiq_sidecar.strategies.trained import TrainedStrategy
 from routeiq_sidecar.training.cascade_eval import cascade_summary
 from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
+from routeiq_sidecar.training.fit import Rows
 from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_report
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.train import (
     SERVED_STRATEGIES,
-    Rows,
     file_sha256,
     held_out_split,
     rows_for,
