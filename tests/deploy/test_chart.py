@@ -52,6 +52,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "metricsFrom": [{"namespaceSelector": {"matchLabels": {"team": "monitoring"}}}],
         },
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+        "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "LLM"}},
         "redis": {"existingSecret": "shared-redis", "existingSecretKey": "url"},
         "routeiq": {
             "workers": 2,
@@ -282,10 +284,67 @@ SERVICE_MONITOR_SCHEMA = {
 }
 
 
+DURATION = r"^(0|(\d+(ms|s|m|h))+)$"
+PROMETHEUS_RULE_SCHEMA = {
+    # monitoring.coreos.com/v1 PrometheusRule: the fields of its CRD the chart writes
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["groups"],
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "rules"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": {"type": "string"},
+                            "rules": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["expr"],
+                                    "properties": {
+                                        "alert": {"type": "string"},
+                                        "record": {"type": "string"},
+                                        "expr": {"type": ["string", "integer"]},
+                                        "for": {"type": "string", "pattern": DURATION},
+                                        "labels": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        "annotations": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 def kube_validate(doc: dict[str, Any], version: str) -> None:
     kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate")
-    if doc["kind"] == "ServiceMonitor":
-        jsonschema.validate(doc, SERVICE_MONITOR_SCHEMA)
+    crds = {"ServiceMonitor": SERVICE_MONITOR_SCHEMA, "PrometheusRule": PROMETHEUS_RULE_SCHEMA}
+    if doc["kind"] in crds:
+        jsonschema.validate(doc, crds[doc["kind"]])
         return
     kv.validate(doc, kv.latest_version() if version == "latest" else version, strict=True)
 
@@ -323,6 +382,9 @@ def test_values_schema_and_template_checks_refuse_bad_values() -> None:
         {"mode": "standalone", "routeiq": {"allowInsecureBind": False}}
     )
     assert "loopback" in render_error({"routeiq": {"listenHost": "127.0.0.1"}})
+    assert "prometheusRule" in render_error({"prometheusRule": {"enabled": "yes"}})
+    assert "url" in render_error({"redis": {"url": "redis+cluster://r1:6379"}})
+    assert render_error({"redis": {"url": "redis+sentinel://s1:26379,s2:26379/main"}}) == ""
 
 
 # --- what the manifests mean
@@ -421,7 +483,7 @@ def test_standalone_mode_is_a_service_with_hpa_and_pdb() -> None:
     assert metrics["from"] == [{"namespaceSelector": {"matchLabels": {"team": "monitoring"}}}]
     # catalogue: a ConfigMap file named by ROUTEIQ_CATALOGUE
     env = env_of(container(docs, "routeiq"))
-    cm = kind(docs, "ConfigMap")
+    cm = kind(docs, "ConfigMap", FULLNAME)
     catalogue = yaml.safe_load(cm["data"]["catalogue.yaml"])
     assert [c["id"] for c in catalogue["model_groups"]["auto"]] == ["cheap", "strong"]
     mount = next(m for m in container(docs, "routeiq")["volumeMounts"] if m["name"] == "catalogue")
@@ -524,3 +586,21 @@ def test_example_values_file_is_a_sidecar_with_the_stub() -> None:
     assert kind(docs, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3
     spread = pod_spec(docs)["topologySpreadConstraints"][0]
     assert spread["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"] == RELEASE
+
+
+def test_alerts_and_dashboard_ship_as_files_and_are_off_by_default() -> None:
+    """The PrometheusRule is files/alerts.yaml (promtool-checked, tests/deploy/test_alerts.py)
+    and the dashboard ConfigMap holds dashboards/routeiq.json, both byte for byte."""
+    docs = render("standalone-everything")
+    rule = kind(docs, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["spec"] == yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    cm = kind(docs, "ConfigMap", f"{FULLNAME}-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "LLM"}
+    shipped = (CHART / "dashboards" / "routeiq.json").read_text()
+    assert cm["data"]["routeiq.json"] == shipped.rstrip("\n")
+    assert json.loads(cm["data"]["routeiq.json"])["uid"] == "routeiq-sidecar"
+    for scenario in ("sidecar-defaults", "standalone-bundle-volume"):
+        kinds = {(d["kind"], d["metadata"]["name"]) for d in render(scenario)}
+        assert not any(k == "PrometheusRule" or n.endswith("-dashboard") for k, n in kinds)
