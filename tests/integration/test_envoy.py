@@ -35,6 +35,7 @@ from routeiq_sidecar.bundle.loader import LoadedBundle
 from tests.conftest import ServerProcess, make_settings, start_server_process, stop_server_process
 from tests.integration.envoy_support import (
     EXAMPLE,
+    ROOT,
     SSE_EVENTS,
     EnvoyProcess,
     Upstream,
@@ -46,6 +47,7 @@ from tests.integration.envoy_support import (
 )
 
 CATALOGUE = EXAMPLE / "catalogue.yaml"
+SETTINGS = EXAMPLE / "routeiq.yaml"  # the README's step 1: --config SETTINGS
 CHAT = "/v1/chat/completions"
 EASY = "hi, how are you?"
 # The shipped difficulty head leans on length (docs/benchmarks.md, "Routing that transfers"): the
@@ -82,17 +84,22 @@ def deployments() -> Iterator[dict[str, Upstream]]:
         yield ups
 
 
-def _sidecar(bundle: Path, home: Path, **env: str) -> ServerProcess:
+def _sidecar(bundle: Path, home: Path, *args: str, **env: str) -> ServerProcess:
+    """The sidecar on the example's catalogue; ``--config SETTINGS`` runs it as the README's
+    step 1 does (from the repository root, the settings file naming the catalogue)."""
+    example = "--config" in args
     return start_server_process(
         "--bundle",
         str(bundle),
         "--home",
         str(home),
+        *args,
         env={
-            "ROUTEIQ_CATALOGUE": str(CATALOGUE),
+            **({} if example else {"ROUTEIQ_CATALOGUE": str(CATALOGUE)}),
             "ROUTEIQ_EXT_PROC_DEADLINE_MS": "10000",  # a loaded CI machine must not degrade
             **env,
         },
+        cwd=ROOT if example else None,
     )
 
 
@@ -139,9 +146,8 @@ def routed(
     tiny_bundle_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ServerProcess, EnvoyProcess]]:
-    sp = _sidecar(
-        tiny_bundle_path, tmp_path_factory.mktemp("home"), ROUTEIQ_EXT_PROC_REWRITE_MODEL="true"
-    )
+    # the example's settings file: model rewrite on (ext_proc_rewrite_model: true)
+    sp = _sidecar(tiny_bundle_path, tmp_path_factory.mktemp("home"), "--config", str(SETTINGS))
     try:
         envoy = _envoy(envoy_bin, tmp_path_factory.mktemp("envoy"), sp.grpc_port, deployments)
         yield sp, envoy
@@ -217,7 +223,7 @@ def test_routed_request_rewrites_model(
     assert r.headers["x-upstream"] == chosen and r.headers["x-routeiq-decision-id"]
     got = deployments[chosen].received[-1]
     body = json.loads(got["body"])
-    assert body["model"] == UPSTREAM_MODEL[chosen]  # ROUTEIQ_EXT_PROC_REWRITE_MODEL=true
+    assert body["model"] == UPSTREAM_MODEL[chosen]  # the example's ext_proc_rewrite_model
     assert body["temperature"] == 0.2 and body["messages"][0]["content"] == "What is 2 + 2?"
 
 
