@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install RouteIQ with the MiniLM weights (no torch).
-# Usage: scripts/install.sh [runtime|dev]
+# Usage: scripts/install.sh [runtime|dev|lanes [old|new|core ...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-runtime}"
@@ -12,13 +12,14 @@ PY="${PYTHON:-python3}"
 # runs from .venv. 1.108.7 is the newest release whose [proxy] extra installs from the index;
 # 1.110.2 is the newest release (core only: its proxy extra needs packages not published).
 LITELLM_LANES="old=litellm[proxy]==1.94.0 new=litellm[proxy]==1.108.7 core=litellm==1.110.2"
-litellm_lanes() {
+litellm_lanes() {  # litellm_lanes [NAME...]: those lanes (default: all)
   rm -rf build/stub-wheel
   .venv/bin/python -m pip wheel -q --no-deps -w build/stub-wheel ./client_stub
   local wheel lane name req venv
   wheel=$(ls build/stub-wheel/routeiq_litellm-*.whl)
   for lane in $LITELLM_LANES; do
     name=${lane%%=*} req=${lane#*=} venv=".venv-litellm-${lane%%=*}"
+    if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
     if [ -x "$venv/bin/python" ]; then  # again: this checkout's wheel over the last one
       "$venv/bin/python" -m pip install -q --force-reinstall --no-deps "$wheel"
     else
@@ -45,6 +46,11 @@ apt_need() {
 }
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
+fi
+if [ "$mode" = lanes ]; then  # only the LiteLLM lanes (scripts/demo-litellm.sh: "new")
+  shift
+  litellm_lanes "$@"
+  exit 0
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$mode" = dev ]; then
