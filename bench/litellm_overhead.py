@@ -1,7 +1,11 @@
 """What the RouteIQ LiteLLM stub adds to a call, against LiteLLM's own default routing.
 
-    .venv/bin/python bench/litellm_overhead.py [--bundle DIR] [--calls 300] [--max-chars N]
-                                               [--out FILE.json]
+    ROUTEIQ_SIDECAR_PYTHON=.venv/bin/python PYTHONPATH=client_stub \
+      .venv-litellm-new/bin/python bench/litellm_overhead.py [--bundle DIR] [--calls 300]
+                                                            [--max-chars N] [--out FILE.json]
+
+LiteLLM lives in the ``.venv-litellm-*`` venvs (scripts/install.sh), the sidecar in ``.venv``:
+the sidecar runs with ``ROUTEIQ_SIDECAR_PYTHON`` (default: this Python).
 
 One run, one machine: starts a real sidecar (``routeiq-sidecar serve`` on free ports, the
 embedded default MiniLM bundle unless ``--bundle``; its embedding cache off so every decision
@@ -51,11 +55,11 @@ DEPLOYMENTS = [("cheap", "openai/gpt-4o-mini"), ("strong", "openai/gpt-4o"),
                ("reasoning", "openai/o3-mini")]
 
 
-def prompts(n: int, max_chars: int = 0) -> list[str]:
+def prompts(n: int, max_chars: int = 0, data: Path = DATA) -> list[str]:
     """``n`` distinct prompts, taken in turn from each shared data set (else generated),
     cut to ``max_chars`` characters when that is set (chat-sized prompts)."""
     sources: list[list[str]] = []
-    for path in sorted(DATA.glob("*.jsonl")) if DATA.is_dir() else []:
+    for path in sorted(data.glob("*.jsonl")) if data.is_dir() else []:
         with path.open() as f:
             texts = [json.loads(line).get("prompt", "") for line in itertools.islice(f, n)]
         sources.append([t[:max_chars] if max_chars else t for t in texts if t])
@@ -72,7 +76,8 @@ def prompts(n: int, max_chars: int = 0) -> list[str]:
 
 
 def start_sidecar(bundle: str | None, home: str) -> tuple[subprocess.Popen[str], str, str]:
-    cmd = [sys.executable, "-m", "routeiq_sidecar", "serve", "--http-port", "0",
+    python = os.environ.get("ROUTEIQ_SIDECAR_PYTHON") or sys.executable
+    cmd = [python, "-m", "routeiq_sidecar", "serve", "--http-port", "0",
            "--grpc-port", "0", "--home", home]
     if bundle:
         cmd += ["--bundle", bundle]
@@ -200,11 +205,13 @@ def main() -> None:
     ap.add_argument("--transports", default="http,grpc")
     ap.add_argument("--max-chars", type=int, default=0,
                     help="cut prompts to this many characters (0: whole prompts)")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help=f"folder of *.jsonl prompt files (default {DATA})")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
 
     transports = [t for t in args.transports.split(",") if t]
-    texts = prompts(args.calls + args.warmup, args.max_chars)
+    texts = prompts(args.calls + args.warmup, args.max_chars, args.data)
     home = os.environ.get("ROUTEIQ_HOME") or tempfile.mkdtemp(prefix="routeiq-bench-")
     proc, http_url, grpc_url = start_sidecar(args.bundle, home)
     result: dict[str, Any] = {
