@@ -15,6 +15,7 @@ Without ``--bundle`` the embedded default bundle serves. Prints JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -143,10 +144,8 @@ def under_slow_clients(http_port: int, grpc_port: int, slow: int) -> dict[str, A
                           candidates=[pb.Candidate(id="a", model="m")])
     grpc_ok = 0
     for _ in range(100):
-        try:
+        with contextlib.suppress(grpc.RpcError):
             grpc_ok += stub.Route(req, timeout=60).selected_id == "a"
-        except grpc.RpcError:
-            pass
     channel.close()
     for s in socks:
         s.close()
