@@ -106,7 +106,7 @@ def metrics_after_models(pid: int, base: str, models: int) -> dict[str, Any]:
     before = rss_kb(pid)
     with httpx.Client(timeout=60, headers=JSON) as c:
         for i in range(models):
-            model = f"caller-model-{i:06d}-" + "z" * 200
+            model = f"caller-model-{i:06d}" if i % 2 else f"caller-model-{i:06d}-" + "z" * 200
             c.post(f"{base}/v1/route", json={"prompt": "hi",
                                              "candidates": [{"id": "only", "model": model}]})
         scrapes = []
@@ -165,9 +165,9 @@ def main() -> None:
     proc, http_port, grpc_port = start(a.bundle, max_in_flight=256)
     try:
         base = f"http://127.0.0.1:{http_port}"
-        report["under_slow_clients"] = under_slow_clients(http_port, grpc_port, a.slow)
         report["rss"] = rss_per_request(proc.pid, base, a.routes)
         report["metrics"] = metrics_after_models(proc.pid, base, a.models)
+        report["under_slow_clients"] = under_slow_clients(http_port, grpc_port, a.slow)
     finally:
         proc.terminate()
         proc.wait(30)
