@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2
 
 from routeiq_sidecar.api.grpc import SERVICE_NAME, build_grpc_server
-from routeiq_sidecar.api.http_protocol import protocol_class
+from routeiq_sidecar.api.http_protocol import parser_name, protocol_class
 from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.api.rest import build_rest_app
 from routeiq_sidecar.bundle.default import ensure_default_bundle
@@ -129,7 +131,7 @@ class Sidecar:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=int(s.drain_grace_s) or None,
-            http=protocol_class(s.header_timeout_s),
+            http=protocol_class(s.header_timeout_s, s.http_parser),
         )
         self._uvicorn = _HttpServer(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
@@ -151,6 +153,11 @@ class Sidecar:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         if s.reload_poll_s > 0:
             self._watch_task = asyncio.create_task(self._watch_manifest(s.reload_poll_s))
+        log.info(
+            "event loop %s, HTTP parser %s",
+            type(asyncio.get_running_loop()).__module__.split(".")[0],
+            parser_name(s.http_parser),
+        )
         log.info(
             "listening http=%s grpc=%s bundle=%s version=%s",
             host_port(s.http_host, self.http_port),
@@ -220,6 +227,17 @@ class Sidecar:
         self.pipeline.tracing.shutdown()
         self._stopped.set()
         log.info("stopped")
+
+
+def run_loop(main: Coroutine[Any, Any, None], event_loop: str = "auto") -> None:
+    """``asyncio.run(main)`` on uvloop when ``event_loop`` is uvloop, or auto and installed."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if event_loop != "asyncio" and importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
 
 
 async def run_forever(

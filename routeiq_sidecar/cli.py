@@ -42,7 +42,7 @@ def command_of(argv: Sequence[str]) -> str | None:
 
 # --- serve
 def cmd_serve(args: argparse.Namespace) -> int:
-    from routeiq_sidecar.app import run_forever
+    from routeiq_sidecar.app import run_forever, run_loop
     from routeiq_sidecar.supervisor import run_workers
     from routeiq_sidecar.telemetry.logs import setup_logging
 
@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(s.log_level)
     if s.workers > 1:
         return run_workers(s)
-    asyncio.run(run_forever(s))
+    run_loop(run_forever(s), s.event_loop)
     return 0
 
 

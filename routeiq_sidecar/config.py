@@ -6,6 +6,7 @@ Precedence, highest first: command-line flags, environment, YAML file, defaults.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -85,6 +86,12 @@ class Settings(BaseSettings):
     grpc_host: str = Field("127.0.0.1", description="gRPC listen address.")
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 picks a free port).")
     workers: int = Field(1, ge=1, le=64, description="Processes sharing the ports.")
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto", description="Event loop of the server (auto: uvloop when installed)."
+    )
+    http_parser: Literal["auto", "h11", "httptools"] = Field(
+        "auto", description="HTTP/1.1 parser of the REST server (auto: httptools when installed)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the JSON logs."
     )
@@ -330,6 +337,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be printable ASCII without surrounding spaces (it travels in a header)"
             )
+        return v
+
+    @field_validator("event_loop", "http_parser")
+    @classmethod
+    def _installed(cls, v: str) -> str:
+        if v in ("uvloop", "httptools") and importlib.util.find_spec(v) is None:
+            raise ValueError(f"{v} is not installed (pip install {v}), or use auto")
         return v
 
     @field_validator("http_host", "grpc_host")

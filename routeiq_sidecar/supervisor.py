@@ -12,7 +12,6 @@ shared state (``state_path``: a decision made by one worker takes feedback at an
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing as mp
 import os
@@ -34,7 +33,10 @@ def _worker(settings_json: str, ready: Queue[Any]) -> None:
 
     settings = Settings.model_validate_json(settings_json)
     setup_logging(settings.log_level)
-    asyncio.run(app.run_forever(settings, reuse_port=True, on_ready=lambda: ready.put(os.getpid())))
+    app.run_loop(
+        app.run_forever(settings, reuse_port=True, on_ready=lambda: ready.put(os.getpid())),
+        settings.event_loop,
+    )
 
 
 def run_workers(settings: Settings) -> int:

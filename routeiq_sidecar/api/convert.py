@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
+from routeiq_sidecar.api import proto_json
 from routeiq_sidecar.errors import invalid
 from routeiq_sidecar.types import (
     CandidateSpec,
@@ -156,6 +157,10 @@ def parse_json(body: bytes, message: Message) -> Message:
         raise invalid("body", f"not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise invalid("body", f"must be a JSON object, not {type(obj).__name__}")
+    fast = proto_json.parse_plain(obj, type(message))
+    if fast is not None:  # the common shape, read as ParseDict reads it, in C
+        message.MergeFrom(fast)
+        return message
     try:
         json_format.ParseDict(obj, message, ignore_unknown_fields=False, max_recursion_depth=32)
     except json_format.ParseError as exc:
@@ -191,7 +196,5 @@ def explain_parse_error(msg: str, root: str) -> tuple[str, str]:
 
 
 def to_json_dict(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-    return out
+    """``MessageToDict`` with proto field names and fields without presence printed."""
+    return proto_json.to_dict(message)
