@@ -102,6 +102,7 @@ class Engine:
             max_batch=self.settings.max_batch_size,
             wait_us=self.settings.batch_wait_us,
             on_batch=self.metrics.batch_size.observe,
+            inline=bundle.kind == "static",
         )
         self.metrics.set_bundle(bundle.name, bundle.version)
         if strategies is None:
@@ -225,7 +226,12 @@ class Engine:
             inp.quality_cost_tradeoff,
         )
         cascade_note = ""
-        if loaded.escalation is None or degraded:
+        if (loaded.escalation is None or degraded) and (
+            assigned is None or not assigned.shadow_strategy or degraded
+        ):  # no shadow to ask: no tasks to gather
+            ranked = await self.ranker.rank(loaded.strategies, strategy_name, q)
+            shadow_strategy, shadow_id = "", ""
+        elif loaded.escalation is None or degraded:
             ranked, (shadow_strategy, shadow_id) = await asyncio.gather(
                 self.ranker.rank(loaded.strategies, strategy_name, q),
                 self.ranker.shadow(loaded.strategies, assigned, q, degraded),

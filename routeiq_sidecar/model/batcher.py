@@ -65,8 +65,10 @@ class Batcher:
         max_batch: int,
         wait_us: int,
         on_batch: Callable[[int], None] | None = None,
+        inline: bool = False,
     ) -> None:
         self.encoder = encoder
+        self.inline = inline  # encode on the event loop (a static lookup: cheaper than a hop)
         self.max_batch = max_batch
         self.wait_s = wait_us / 1e6
         self._queue: asyncio.Queue[_Job | None] | None = None  # None: stop after the queue
@@ -132,8 +134,12 @@ class Batcher:
     async def _run(self, jobs: list[_Job]) -> None:
         start_ns = time.perf_counter_ns()
         loop = asyncio.get_running_loop()
+        texts = [j.text for j in jobs]
         try:
-            results = await loop.run_in_executor(self._pool, self._encode, [j.text for j in jobs])
+            if self.inline:
+                results = self._encode(texts)
+            else:
+                results = await loop.run_in_executor(self._pool, self._encode, texts)
         except Exception as exc:  # a model error fails this batch only
             for j in jobs:
                 if not j.future.done():
