@@ -259,9 +259,11 @@ def to_dict(message: Message) -> dict[str, Any]:
     """``MessageToDict(preserving_proto_field_name=True, always_print_fields_with_no_presence=
     True)``, compiled for this message type when it has no enum, bytes or well-known type."""
     printer = compiled(message.DESCRIPTOR)
-    if printer is None:
-        return json_format.MessageToDict(
+    result: dict[str, Any] = (
+        printer(message)
+        if printer is not None
+        else json_format.MessageToDict(
             message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
-    result: dict[str, Any] = printer(message)
+    )
     return result
