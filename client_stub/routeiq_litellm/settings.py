@@ -9,6 +9,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 ENV_PREFIX = "ROUTEIQ_LITELLM_"
+# The longest wait for a decision (plugin and strategy), sized from the measured p99 decision
+# round trip with the default bundle (docs/benchmarks.md, "LiteLLM stub overhead": REST, whole
+# prompts, a busy 2-core machine: p99 499 ms; chat-sized prompts: 138 ms). README, "Timeout".
+DEFAULT_TIMEOUT_MS = 500.0
 
 
 @dataclass(frozen=True)
@@ -17,7 +21,7 @@ class PluginSettings:
 
     url: str = ""  # "" = http://127.0.0.1:8080 (http) or 127.0.0.1:50051 (grpc)
     transport: str = "http"
-    timeout_ms: float = 50.0  # see the README, "Timeouts": sized from the measured p99
+    timeout_ms: float = DEFAULT_TIMEOUT_MS
     connect_timeout_ms: float = 1000.0  # extra, for a call that opens the connection
     profile: str = ""
     strategy: str = ""

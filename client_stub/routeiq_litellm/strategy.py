@@ -29,6 +29,7 @@ from routeiq_litellm.candidates import (
 )
 from routeiq_litellm.fallbacks import FallbackReporter
 from routeiq_litellm.request import build_route_request, forget_decision, remember_decision
+from routeiq_litellm.settings import DEFAULT_TIMEOUT_MS
 from routeiq_litellm.shuffle import shuffle_pick
 from routeiq_litellm.stats import Outcome, Stats
 from routeiq_litellm.transport import Decision, Transport, TransportError, make_transport
@@ -38,9 +39,7 @@ log = logging.getLogger("routeiq_litellm")
 Deployment = dict[str, Any]
 # Keys LiteLLM's selection consumes from request_kwargs: they must not reach the provider.
 CONSUMED_KEYS = ("_target_order", "_excluded_deployment_ids", "_retry_skipped_deployment_ids")
-# Measured p99 of a decision round trip is a few ms (docs/benchmarks.md, "LiteLLM stub");
-# the default leaves room for a loaded machine. See the README's "Timeouts".
-DEFAULT_TIMEOUT_MS = 50.0
+
 
 class _Picked:
     """A deployment already chosen (by a fallback) before the sidecar could be asked."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
+
 import pytest
-from routeiq_litellm.settings import PluginSettings
+from routeiq_litellm import RouteIQStrategy
+from routeiq_litellm.settings import DEFAULT_TIMEOUT_MS, PluginSettings
 
 
 def test_settings_from_env() -> None:
@@ -33,3 +37,13 @@ def test_settings_from_env() -> None:
 def test_bad_settings_name_the_variable_or_field(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PluginSettings.from_env(env)
+
+
+def test_the_default_timeout_is_one_for_plugin_and_sdk_and_documented() -> None:
+    """Sized from the measured p99 decision round trip (docs/benchmarks.md); the README says
+    the figure, so a change of default must change the README too."""
+    assert PluginSettings().timeout_ms == DEFAULT_TIMEOUT_MS
+    sdk = inspect.signature(RouteIQStrategy).parameters["timeout_ms"].default
+    assert sdk == DEFAULT_TIMEOUT_MS
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert f"| `timeout_ms` | `{DEFAULT_TIMEOUT_MS:g}` |" in readme
