@@ -71,10 +71,14 @@ def _drain(stream: Any, lines: list[str], keep: int = 2000) -> None:
             del lines[: len(lines) - keep]
 
 
-def start_sidecar(bundle: Path, home: Path, *args: str, env: dict[str, str] | None = None,
-                  timeout: float = 120.0) -> Sidecar:
+def start_sidecar(bundle: Path | None, home: Path | None, *args: str,
+                  env: dict[str, str] | None = None, timeout: float = 120.0) -> Sidecar:
+    """``bundle`` None: the default bundle; ``home`` None: the default home (the user's cache,
+    where the default bundle is built once and then reused)."""
     cmd = [sidecar_python(), "-m", "routeiq_sidecar", "serve", "--http-port", "0",
-           "--grpc-port", "0", "--bundle", str(bundle), "--home", str(home), *args]
+           "--grpc-port", "0", *args]
+    cmd += ["--bundle", str(bundle)] if bundle is not None else []
+    cmd += ["--home", str(home)] if home is not None else []
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             env={**os.environ, **(env or {})})
     assert proc.stderr is not None
@@ -115,6 +119,16 @@ def sidecar(stub_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     sc = start_sidecar(stub_bundle, tmp_path_factory.mktemp("home"))
     yield sc
     sc.stop()
+
+
+# For the shipped default router on the example deployments (cheap gpt-4o-mini, strong gpt-4o,
+# reasoning o3-mini): it leans on prompt length (README, "Routing that transfers"), so the hard
+# prompt is clearly hard, in several parts; a one-line proof goes to the middle model.
+EASY = "hi, how are you?"
+HARD = ("Design a distributed rate limiter for a multi-region API gateway: give the data "
+        "structures, the consistency trade-offs between regions, how it behaves during a network "
+        "partition, and a proof sketch that no client can exceed its quota by more than a "
+        "bounded amount.")
 
 
 def free_port() -> int:

@@ -1,6 +1,7 @@
 """``scripts/demo-litellm.sh`` end to end, as a newcomer runs it: a real sidecar on its default
-bundle and a real LiteLLM proxy from ``client_stub/examples/litellm_config.yaml``, in this
-LiteLLM lane's venv (scripts/test.sh runs it in the "new" lane, 1.108.7 with the proxy extra).
+bundle and a real LiteLLM proxy from ``client_stub/examples/litellm_config.yaml``, with this
+LiteLLM lane's proxy (``ROUTEIQ_DEMO_LITELLM_VENV``): 1.94.0 and 1.108.7 in scripts/test.sh; the
+"core" lane (1.110.2) has no proxy and skips.
 
 The easy request must be served by the cheap deployment and the hard one by the strong one,
 each with a RouteIQ decision id, and the script must stop both processes and clean up.
