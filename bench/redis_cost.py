@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -167,6 +168,7 @@ def main() -> None:
     finally:
         stop_server_process(sp)
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
     report: dict[str, Any] = {
         "command": " ".join(["bench/redis_cost.py", *sys.argv[1:]]),
         "decisions": n,
