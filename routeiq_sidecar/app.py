@@ -12,6 +12,8 @@ import importlib.util
 import logging
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2
 
+from routeiq_sidecar.api.drain import MIN_CLOSE_S, reserve_s
 from routeiq_sidecar.api.grpc import SERVICE_NAME, build_grpc_server
 from routeiq_sidecar.api.http_protocol import parser_name, protocol_class
 from routeiq_sidecar.api.pipeline import Pipeline
@@ -200,31 +203,53 @@ class Sidecar:
         """/readyz and gRPC health turn NOT_SERVING; new requests get 503 / UNAVAILABLE."""
         if self.pipeline is not None:
             self.pipeline.draining = True
+            self.pipeline.drain.begin()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
 
     async def stop(self) -> None:
-        """Drain: health turns NOT_SERVING at once, in-flight requests finish, then exit."""
+        """Drain within ``drain_grace_s`` (api/drain.py): refuse new calls with a retry hint
+        while the listeners stay open, let running calls finish, end the ones still running
+        when only the reserve is left, then close everything in what remains."""
         if self.pipeline is None or self._stopped.is_set():
             return
+        grace = self.settings.drain_grace_s
+        deadline = time.monotonic() + grace
         await self.begin_drain()
         if self._watch_task is not None:
             self._watch_task.cancel()
-        grace = self.settings.drain_grace_s
+        drain = self.pipeline.drain
+        if not await drain.settle(until=deadline - reserve_s(grace)):
+            ended = drain.abort()
+            self.engine.metrics.rejections.labels("unavailable").inc(ended)
+            log.warning(
+                "drain_grace_s %.1f s ending: %d calls still running answered UNAVAILABLE / 503",
+                grace,
+                ended,
+            )
+            await drain.settle(max(deadline, time.monotonic() + MIN_CLOSE_S), quiet_s=0)
+
+        def left() -> float:
+            return max(MIN_CLOSE_S, deadline - time.monotonic())
 
         async def stop_http() -> None:
             if self._uvicorn is not None and self._uvicorn_task is not None:
-                self._uvicorn.should_exit = True  # closes the listener, waits for in-flight
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._uvicorn_task), grace + 1)
+                self._uvicorn.should_exit = True  # closes the listener and idle connections
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._uvicorn_task), left())
+                except TimeoutError:
+                    self._uvicorn_task.cancel()
 
         async def stop_grpc() -> None:
             if self._grpc is not None:
-                await self._grpc.stop(grace)  # refuses new RPCs, waits for in-flight
+                await self._grpc.stop(left())  # nothing runs now: quick
 
         await asyncio.gather(stop_http(), stop_grpc())
-        await self.engine.close()
-        self.pipeline.tracing.shutdown()
+        try:
+            await asyncio.wait_for(self.engine.close(), left())
+        except TimeoutError:
+            log.warning("engine close did not finish within drain_grace_s")
+        await _in_thread(self.pipeline.tracing.shutdown, left())  # flush spans
         self._stopped.set()
         log.info("stopped")
 
@@ -238,6 +263,27 @@ def run_loop(main: Coroutine[Any, Any, None], event_loop: str = "auto") -> None:
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main)
+
+
+async def _in_thread(fn: Callable[[], object], timeout: float) -> None:
+    """Run ``fn`` in a daemon thread, waiting ``timeout`` at most (exit is not held up)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            fn()
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may have closed
+                loop.call_soon_threadsafe(finish)
+
+    threading.Thread(target=run, name="routeiq-exit", daemon=True).start()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done, timeout)
 
 
 async def run_forever(

@@ -48,7 +48,7 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
         rid = _request_id(context)
         context.set_trailing_metadata((("x-request-id", rid),))
         try:
-            async with self.rt.serve(
+            async with self.rt.drain.guard(), self.rt.serve(
                 method,
                 transport="grpc",
                 request_id=rid,

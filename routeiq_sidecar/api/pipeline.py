@@ -21,6 +21,7 @@ from typing import Any
 from opentelemetry.trace import Span
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
+from routeiq_sidecar.api.drain import Drain
 from routeiq_sidecar.api.info import info_out
 from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine.engine import Engine
@@ -64,6 +65,7 @@ class Pipeline:
     draining: bool = False
     in_flight: int = 0
     _last_reload: float = 0.0  # time.monotonic() of the last admin reload
+    drain: Drain = field(default_factory=Drain)  # every API call runs in drain.guard()
 
     @property
     def ready(self) -> bool:

@@ -48,7 +48,10 @@ def _request_id(scope: Scope) -> str:
 
 class RequestContextMiddleware:
     """Every response (errors, 404s, load-shed ones) carries x-request-id, and traceparent when
-    the request is traced (the ASGI instrumentation's span, opened outside this middleware)."""
+    the request is traced (the ASGI instrumentation's span, opened outside this middleware).
+
+    Each request runs in the drain guard (a 503 with Retry-After if the drain grace ends it);
+    while draining, answers close their connection so clients reconnect elsewhere."""
 
     def __init__(self, app: ASGIApp, rt: Pipeline) -> None:
         self.app = app
@@ -62,9 +65,12 @@ class RequestContextMiddleware:
         span = trace.get_current_span()
         traceparent = self.rt.tracing.traceparent(span) if span.is_recording() else None
         scope.setdefault("state", {})["request_id"] = rid
+        started = False
 
         async def send_with_ids(message: AsgiMessage) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
@@ -73,10 +79,17 @@ class RequestContextMiddleware:
                 headers.append((b"x-request-id", rid.encode("latin-1")))
                 if traceparent:
                     headers.append((b"traceparent", traceparent.encode("latin-1")))
+                if self.rt.draining:
+                    headers.append((b"connection", b"close"))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_ids)
+        try:
+            async with self.rt.drain.guard():
+                await self.app(scope, receive, send_with_ids)
+        except RouteIQError as err:  # the drain grace ended this request
+            if not started:
+                await error_response(err)(scope, receive, send_with_ids)
 
 
 KNOWN_PATHS = frozenset(
