@@ -1,5 +1,6 @@
 """Build a bundle folder: encoder (fp32 + int8), tokenizer, the static encoder distilled from
-it, a centroid head for each encoder, manifest.
+it, a centroid head for each encoder (plus the shipped trained heads: bundle/packaged.py),
+manifest.
 
 The exporters and the distillation (export/; the exporters import onnx) are imported only when
 a bundle is built, so a serving process that loads a ready bundle never loads them."""
@@ -110,6 +111,9 @@ def build_bundle(
         shipped = encoder == "minilm"  # the shipped heads were fitted on MiniLM's vectors
         router = packaged.install(tmp) if shipped else None
         static_router = packaged.install(tmp, kind="static", static=static) if shipped else None
+        category = packaged.install_category(tmp) if shipped else None
+        static_category = (packaged.install_category(tmp, kind="static", static=static)
+                           if shipped else None)
         meta = {
             "name": name,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -117,11 +121,13 @@ def build_bundle(
             "encoder": enc,
             "default_strategy": packaged.STRATEGY if router else "centroid",
             "heads": {**({packaged.STRATEGY: router} if router else {}),
+                      **({"category": category} if category else {}),
                       "centroid": centroid_head(CENTROIDS_FILE, clf, protos)},
             "static": {
                 **static,
                 "default_strategy": packaged.STRATEGY if static_router else "centroid",
                 "heads": {**({packaged.STRATEGY: static_router} if static_router else {}),
+                          **({"category": static_category} if static_category else {}),
                           "centroid": centroid_head(STATIC_CENTROIDS_FILE, static_clf, protos)},
             },
             **(extra_meta or {}),

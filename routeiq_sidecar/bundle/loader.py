@@ -1,4 +1,4 @@
-"""Load a verified bundle into memory: encoder, tokenizer, centroid head.
+"""Load a verified bundle into memory: encoder, tokenizer, centroid head, category head.
 
 A bundle serves one of three encoder kinds (``settings.encoder``): ``minilm`` (the ONNX
 encoder and the heads of ``manifest["heads"]``), ``static`` (the distilled matrix and the
@@ -6,18 +6,22 @@ heads of ``manifest["static"]["heads"]``) or ``cascade`` (the static view, with 
 as its ``escalation``). Each view has its own encoder, centroid classifier and head table, so
 the strategies (which read ``head(name)``) need not know which encoder feeds them.
 
+A view whose head table has a ``category`` entry (a trained category head,
+model/category_head.py) classifies categories with it; otherwise with the prototype centroids.
+
 The strategies' heads are read by strategies/registry.py (``build_strategies``), which the
 process wiring calls right after loading, so a broken head refuses the bundle."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from routeiq_sidecar.bundle import manifest as mf
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.limits import confined_path
+from routeiq_sidecar.model.category_head import CategoryHead
 from routeiq_sidecar.model.encoder import Encoder, TextEncoder
 from routeiq_sidecar.model.signals import CentroidClassifier
 from routeiq_sidecar.model.static_encoder import static_encoder_for
@@ -132,6 +136,10 @@ def _load_view(
             else encoder_for(path, enc, precision, threads)
         )
         classifier = CentroidClassifier.load(confined_path(path, centroid["file"]))
+        category = (table.get("heads") or {}).get("category")
+        if isinstance(category, dict):
+            head = CategoryHead.load(confined_path(path, category["file"]))
+            classifier = replace(classifier, category_head=head)
     except BundleError as exc:
         if str(exc).startswith("bundle "):
             raise
@@ -140,4 +148,7 @@ def _load_view(
         raise BundleError(f"bundle {path}: cannot load ({type(exc).__name__}: {exc})") from None
     if classifier.category_centroids.shape[1] != encoder.dim:
         raise BundleError(f"bundle {path}: {kind} centroid width does not match the encoder's")
+    if classifier.category_head is not None and classifier.category_head.dim != encoder.dim:
+        raise BundleError(f"bundle {path}: {kind} category head width does not match the "
+                          "encoder's")
     return LoadedBundle(path, manifest, encoder, classifier, kind=kind)

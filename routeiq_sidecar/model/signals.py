@@ -1,4 +1,7 @@
-"""Signals of a prompt from centroids: category, complexity tier and a 0..1 complexity score."""
+"""Signals of a prompt: category, complexity tier and a 0..1 complexity score.
+
+The complexity tier always comes from the prototype centroids; the category from the bundle's
+trained category head when it has one (model/category_head.py), else from the centroids."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from routeiq_sidecar.model.category_head import CategoryHead
 from routeiq_sidecar.types import TIERS, Signals
 
 TIER_VALUE = {"simple": 0.0, "medium": 0.5, "complex": 1.0}
@@ -24,6 +28,21 @@ class CentroidClassifier:
     tiers: tuple[str, ...]
     tier_centroids: np.ndarray  # (T, dim)
     temperature: float
+    category_head: CategoryHead | None = None  # trained categories; None: the centroids
+
+    @property
+    def category_source(self) -> str:
+        return "trained" if self.category_head is not None else "centroid"
+
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        head = self.category_head
+        return head.categories if head is not None else self.categories
+
+    def category_probs(self, vec: np.ndarray) -> np.ndarray:
+        if self.category_head is not None:
+            return np.asarray(self.category_head.probs(vec))
+        return _softmax((self.category_centroids @ vec) / self.temperature)
 
     @classmethod
     def load(cls, path: Path) -> CentroidClassifier:
@@ -47,7 +66,8 @@ class CentroidClassifier:
         )
 
     def classify(self, vec: np.ndarray, estimated_prompt_tokens: int) -> Signals:
-        cat_p = _softmax((self.category_centroids @ vec) / self.temperature)
+        cat_p = self.category_probs(vec)
+        names = self.category_names
         tier_p = _softmax((self.tier_centroids @ vec) / self.temperature)
         ci = int(cat_p.argmax())
         score = float(
@@ -55,13 +75,13 @@ class CentroidClassifier:
         )
         tier = self.tiers[int(tier_p.argmax())]
         return Signals(
-            category=self.categories[ci],
+            category=names[ci],
             complexity=tier,
             confidence=float(cat_p[ci]),
             complexity_score=score,
             estimated_prompt_tokens=estimated_prompt_tokens,
             category_scores={
-                c: round(float(p), 4) for c, p in zip(self.categories, cat_p, strict=True)
+                c: round(float(p), 4) for c, p in zip(names, cat_p, strict=True)
             },
         )
 

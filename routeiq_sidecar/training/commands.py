@@ -103,6 +103,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     s = settings_from(args)
     files = data_files(args.data)
+    if args.categories:
+        return _categories(args, files, s)
     if args.leave_one_out:
         return _leave_one_out(args, files, s)
     if args.eval_bundle is None:
@@ -134,6 +136,25 @@ def _report(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if report.get("plot"):
         text += f"plot: {report['plot']}\n"
     sys.stdout.write(text)
+
+
+def _categories(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> int:
+    from routeiq_sidecar.bundle.default import ensure_default_bundle
+    from routeiq_sidecar.bundle.loader import load_bundle
+    from routeiq_sidecar.training.category_report import render
+    from routeiq_sidecar.training.category_train import measure_bundle
+
+    if s.encoder == "cascade":
+        raise ValueError("--categories measures one encoder: --encoder minilm or static")
+    base = args.eval_bundle or ensure_default_bundle(s.home)
+    bundle = load_bundle(base, precision=s.encoder_precision, encoder=s.encoder)
+    record = measure_bundle(bundle, files, cache_dir=_cache_dir(args, s.home),
+                            precision=s.encoder_precision)
+    if args.json:
+        _print(record)
+    else:
+        sys.stdout.write(render(record) + "\n")
+    return 0
 
 
 def _leave_one_out(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> int:
@@ -206,6 +227,12 @@ def register(subparsers: Any) -> None:
                     help="for each --data file: fit the difficulty head on the others, measure "
                     "it on that one (its test rows if it has a split column), vs random, "
                     "length, oracle (bench/transfer.py prints the same as tables)")
+    ev.add_argument("--categories", action="store_true",
+                    help="category accuracy of signals.category (the bundle's trained category "
+                    "head, else its prototype centroids; default bundle unless --bundle): the "
+                    "held-out split of the files the head was trained on, every other file "
+                    "whole; per-class precision/recall and confusion matrices "
+                    "(bench/categories.py)")
     ev.add_argument("--json", action="store_true",
                     help="print the whole report as JSON (default: readable tables)")
     ev.add_argument("--strong", default=None, help="strong model of the pair")

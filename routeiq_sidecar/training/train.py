@@ -156,13 +156,14 @@ def serving_encoder(enc: dict[str, Any], precision: str) -> dict[str, Any]:
 def _copy_base(base: LoadedBundle, dest: Path, precision: str
                ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Copy the serving precision's encoder, the tokenizer, the static matrix and the centroid
-    files; return the base's MiniLM centroid head and its static entry (description +
-    centroid head only), if it has one."""
+    and category files; return the base's MiniLM signal heads (centroid, category if any) and
+    its static entry (description + those heads only), if it has one."""
     heads = base.manifest.get("heads") or {}
     static = base.manifest.get("static")
     static_heads = (static.get("heads") or {}) if isinstance(static, dict) else {}
+    kept = ("centroid", "category")  # the signals' heads: a trained bundle keeps the base's
     skip = {str(h.get("file")) for table in (heads, static_heads) for n, h in table.items()
-            if n != "centroid" and isinstance(h, dict)}
+            if n not in kept and isinstance(h, dict)}
     enc = base.manifest["encoder"]
     skip |= {str(enc[k]) for k in ("encoder", "encoder_int8")
              if k in enc and k not in serving_encoder(enc, precision)}
@@ -172,11 +173,13 @@ def _copy_base(base: LoadedBundle, dest: Path, precision: str
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(base.path / rel, target)
+    signal_heads = {n: dict(heads[n]) for n in kept if isinstance(heads.get(n), dict)}
     if not isinstance(static, dict):
-        return dict(heads["centroid"]), None
+        return signal_heads, None
     static_entry = {**static, "default_strategy": "centroid",
-                    "heads": {"centroid": dict(static_heads["centroid"])}}
-    return dict(heads["centroid"]), static_entry
+                    "heads": {n: dict(static_heads[n]) for n in kept
+                              if isinstance(static_heads.get(n), dict)}}
+    return signal_heads, static_entry
 
 
 def _write_head(fitted: Fitted, folder: Path, kind: str) -> dict[str, Any]:
@@ -266,9 +269,9 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
     tmp = Path(tempfile.mkdtemp(prefix=".train-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it owner-only; a bundle is read by the serving user
     try:
-        centroid, static = _copy_base(first, tmp, opts.precision)
+        signal_heads, static = _copy_base(first, tmp, opts.precision)
         tables: dict[str, dict[str, Any]] = {
-            "minilm": {"heads": {"centroid": centroid}, "default_strategy": "centroid"},
+            "minilm": {"heads": signal_heads, "default_strategy": "centroid"},
         }
         if static is not None:
             tables["static"] = static

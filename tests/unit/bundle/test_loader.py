@@ -95,3 +95,33 @@ def test_built_bundles_are_readable_by_other_users(tiny_bundle_path: Path) -> No
     import stat
 
     assert stat.S_IMODE(tiny_bundle_path.stat().st_mode) == 0o755
+
+
+def _with_category_head(copy: Path, dim: int, table: str = "minilm") -> None:
+    from routeiq_sidecar.model.category_head import CategoryHead
+
+    cats = ("code", "math", "translation")
+    w = np.zeros((3, dim), np.float32)
+    w[1, 0] = 1.0
+    CategoryHead(cats, w, np.asarray([0, 0.5, 0], np.float32)).save(copy / "category.npz")
+    m = json.loads((copy / mf.MANIFEST).read_text())
+    heads = m["static"]["heads"] if table == "static" else m["heads"]
+    heads["category"] = {"file": "category.npz", "categories": list(cats)}
+    mf.write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "version")})
+
+
+def test_a_category_head_in_the_table_gives_the_categories(copy: Path) -> None:
+    plain = load_bundle(copy)
+    assert plain.classifier.category_source == "centroid"
+    _with_category_head(copy, plain.encoder.dim)
+    b = load_bundle(copy)
+    assert b.classifier.category_source == "trained"
+    s = b.classifier.classify(np.zeros(b.encoder.dim, np.float32), 1)
+    assert s.category == "math" and set(s.category_scores) == {"code", "math", "translation"}
+    assert load_bundle(copy, encoder="static").classifier.category_source == "centroid"
+
+
+def test_a_category_head_of_another_width_is_refused(copy: Path) -> None:
+    _with_category_head(copy, load_bundle(copy).encoder.dim + 1)
+    with pytest.raises(BundleError, match="category head width"):
+        load_bundle(copy)
