@@ -66,3 +66,38 @@ def test_digest_covers_the_static_head(tmp_path: Path) -> None:
     for name in (packaged.HEAD_FILE, packaged.TRAINING_FILE):
         shutil.copy2(packaged.FOLDER / name, only / name)
     assert packaged.digest(only) != packaged.digest()
+
+
+def test_the_package_ships_trained_category_heads_with_their_provenance(tmp_path: Path) -> None:
+    from routeiq_sidecar.bundle.prototypes import load_prototypes
+    from routeiq_sidecar.model.category_head import CategoryHead
+
+    cats = tuple(load_prototypes().categories)
+    for kind, dim in (("minilm", 384), ("static", 256)):
+        assert packaged.category_available(kind=kind)
+        record = json.loads((packaged.FOLDER / packaged.CATEGORY_TRAINING_FILES[kind]).read_text())
+        assert [f["data"] for f in record["files"]] == [
+            "routellm_mmlu.jsonl", "llmrouter_9models.jsonl", "routerbench_subset_11models.jsonl"]
+        assert [f["data"] for f in record["measured_only"]] == ["routerdc_7models.jsonl"]
+        assert record["seed"] == 0 and "train_category_head.py" in record["command"]
+        assert record["held_out"]["data"]["accuracy"] >= 0.80  # issue 13's target
+        head = CategoryHead.load(packaged.FOLDER / packaged.CATEGORY_FILES[kind])
+        assert head.categories == cats and head.dim == dim
+    entry = packaged.install_category(tmp_path)
+    assert entry is not None and entry["file"] == "category.npz" and entry["seed"] == 0
+    assert (tmp_path / "category.npz").is_file()
+    recipe = json.loads((packaged.FOLDER / packaged.CATEGORY_TRAINING_FILES["static"])
+                        .read_text())["static_recipe"]
+    assert packaged.install_category(tmp_path, kind="static", static=None) is None
+    assert packaged.install_category(tmp_path, kind="static",
+                                     static={**recipe, "dim": 128}) is None
+    assert packaged.install_category(tmp_path, kind="static", static=recipe) is not None
+
+
+def test_digest_covers_the_category_heads(tmp_path: Path) -> None:
+    import shutil
+
+    for name in (packaged.HEAD_FILE, packaged.TRAINING_FILE, *packaged.HEAD_FILES.values(),
+                 *packaged.TRAINING_FILES.values()):
+        shutil.copy2(packaged.FOLDER / name, tmp_path / name)
+    assert packaged.digest(tmp_path) != packaged.digest()  # the category heads are missing
