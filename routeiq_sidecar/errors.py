@@ -1,7 +1,8 @@
 """Domain errors: the one error type of the sidecar, and the only place mapping it to HTTP and gRPC.
 
-Transports catch :class:`RouteIQError` and call :func:`http_status` / :func:`grpc_status`;
-nothing else in the package knows about status codes.
+Transports catch :class:`RouteIQError` and call :func:`http_status` / :func:`grpc_status`
+(and :func:`grpc_trailers` for the request id and retry pushback); nothing else in the package
+knows about status codes.
 """
 
 from __future__ import annotations
@@ -101,6 +102,15 @@ class BundleError(RouteIQError):
 
 def http_status(err: RouteIQError) -> int:
     return _HTTP[err.kind]
+
+
+def grpc_trailers(err: RouteIQError, request_id: str) -> tuple[tuple[str, str], ...]:
+    """Trailing metadata of a gRPC error: the request id and, when the caller may retry after
+    a wait, ``grpc-retry-pushback-ms`` (gRFC A6: a client's retry policy waits that long)."""
+    md: tuple[tuple[str, str], ...] = (("x-request-id", request_id),)
+    if err.retry_after_s:
+        md += (("grpc-retry-pushback-ms", str(int(err.retry_after_s * 1000))),)
+    return md
 
 
 def grpc_status(err: RouteIQError) -> grpc.StatusCode:

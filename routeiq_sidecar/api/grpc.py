@@ -16,7 +16,7 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.api import convert
 from routeiq_sidecar.api.ext_proc import add_ext_proc
 from routeiq_sidecar.api.pipeline import Pipeline
-from routeiq_sidecar.errors import RouteIQError, grpc_status
+from routeiq_sidecar.errors import RouteIQError, grpc_status, grpc_trailers
 
 log = logging.getLogger("routeiq.grpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RouterService"].full_name
@@ -48,15 +48,19 @@ class RouterServicer(pb_grpc.RouterServiceServicer):
         rid = _request_id(context)
         context.set_trailing_metadata((("x-request-id", rid),))
         try:
-            async with self.rt.drain.guard(), self.rt.serve(
-                method,
-                transport="grpc",
-                request_id=rid,
-                carrier=None,  # the gRPC instrumentation's span (from the metadata) is current
-                authorization=md.get("authorization"),
-            ) as span:
+            async with (
+                self.rt.drain.guard(),
+                self.rt.serve(
+                    method,
+                    transport="grpc",
+                    request_id=rid,
+                    carrier=None,  # the gRPC instrumentation's span (from the metadata) is current
+                    authorization=md.get("authorization"),
+                ) as span,
+            ):
                 return await fn(rid, span)
         except RouteIQError as err:
+            context.set_trailing_metadata(grpc_trailers(err, rid))
             await context.abort(grpc_status(err), err.message)
         except Exception:
             log.exception("unhandled error in %s", method, extra={"request_id": rid})

@@ -102,6 +102,7 @@ class StateIO:
                 f"decision_id: the shared state store is unavailable, feedback for "
                 f"{decision_id!r} was not recorded; retry later",
                 field="decision_id",
+                retry_after_s=res.retry_after_s,
             )
         if not res.found:
             self.metrics.feedback.labels("unknown").inc()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -112,6 +113,10 @@ class Breaker:
         self.open_until = self._clock() + self.backoff * random.uniform(0.8, 1.2)
         self.down, self.probing = True, False
         return self.backoff
+
+    def retry_after_s(self) -> int:
+        """Whole seconds until the next probe may reach Redis (at least 1)."""
+        return max(1, math.ceil(self.open_until - self._clock())) if self.down else 1
 
     def release(self) -> None:
         """A call ended without an answer either way (cancelled): let another probe."""
@@ -225,7 +230,12 @@ class RedisStore:
             ),
         )
         if not ok or not isinstance(res, list):
-            return FeedbackResult(found=False, duplicate=False, available=False)
+            return FeedbackResult(
+                found=False,
+                duplicate=False,
+                available=False,
+                retry_after_s=self.breaker.retry_after_s(),
+            )
         code = int(res[0])
         if code == 0:
             return FeedbackResult(found=False, duplicate=False)

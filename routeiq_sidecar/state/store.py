@@ -43,6 +43,7 @@ class FeedbackResult:
     duplicate: bool
     available: bool = True  # False: the store could not answer, nothing was recorded
     record: dict[str, Any] | None = None  # the decision record, for learning
+    retry_after_s: int = 1  # when unavailable: a hint for the caller (Retry-After)
 
 
 class Store(Protocol):

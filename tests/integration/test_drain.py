@@ -95,6 +95,7 @@ async def rest_race(sp: ServerProcess, n: int) -> tuple[list[RestOutcome], float
 def check_unavailable(code: str, trailers: dict[str, str]) -> None:
     if code == "UNAVAILABLE":
         assert trailers.get("x-request-id"), trailers
+        assert trailers.get("grpc-retry-pushback-ms") == "1000", trailers
 
 
 def check_503(r: httpx.Response) -> None:

@@ -10,6 +10,7 @@ from routeiq_sidecar.errors import (
     ErrorKind,
     RouteIQError,
     grpc_status,
+    grpc_trailers,
     http_status,
     invalid,
 )
@@ -72,3 +73,10 @@ def test_bundle_error_is_a_route_error() -> None:
     assert str(err) == "bundle /x: file a is missing"
     assert http_status(err) == 400
     assert grpc_status(err) == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_grpc_trailers_carry_the_request_id_and_retry_pushback() -> None:
+    shed = RouteIQError(ErrorKind.OVERLOADED, "full", retry_after_s=2)
+    assert grpc_trailers(shed, "r1") == (("x-request-id", "r1"), ("grpc-retry-pushback-ms", "2000"))
+    bad = RouteIQError(ErrorKind.INVALID_ARGUMENT, "no")
+    assert grpc_trailers(bad, "r2") == (("x-request-id", "r2"),)  # retrying would not help

@@ -161,3 +161,14 @@ def test_breaker_backs_off_and_lets_one_probe_through() -> None:
     clock.advance(BACKOFF_MAX_S * 1.3)
     assert b.allow() and not b.allow()  # one probe at a time
     assert b.success() is True and b.allow() and b.success() is False
+
+
+def test_breaker_says_how_long_until_the_next_probe() -> None:
+    clock = FakeClock(0.0)
+    b = Breaker(clock)
+    assert b.retry_after_s() == 1  # closed: a plain hint
+    for _ in range(10):
+        b.failure()
+    assert 4 <= b.retry_after_s() <= 6  # BACKOFF_MAX_S (5 s) +-20% jitter, whole seconds
+    clock.advance(BACKOFF_MAX_S * 1.3)
+    assert b.retry_after_s() == 1  # probe due: at least one second still
