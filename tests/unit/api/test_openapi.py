@@ -33,14 +33,16 @@ def test_field_types() -> None:
     req = schemas["RouteRequest"]["properties"]
     assert req["prompt"] == {"type": "string"}
     assert req["deadline_ms"]["type"] == "integer"
-    assert req["max_cost_per_mtok"] == {"type": "number"}
+    assert req["max_cost_per_mtok"] == {"type": "number", "minimum": 0}
     assert req["messages"] == {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}
     assert req["candidates"]["items"] == {"$ref": "#/components/schemas/Candidate"}
     assert req["required_capabilities"] == {"type": "array", "items": {"type": "string"}}
-    assert req["metadata"] == {"type": "object", "additionalProperties": {"type": "string"}}
+    assert req["metadata"] == {
+        "type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 64
+    }
     cand = schemas["Candidate"]["properties"]
     assert cand["labels"]["type"] == "object"
-    assert cand["quality_prior"] == {"type": "number"}
+    assert cand["quality_prior"] == {"type": "number", "minimum": 0, "maximum": 1}
     resp = schemas["RouteResponse"]["properties"]
     assert "lambda" in resp
     assert resp["signals"] == {"$ref": "#/components/schemas/Signals"}
