@@ -1,25 +1,16 @@
-"""The one typed settings object: ROUTEIQ_* environment, an optional YAML file, then flags.
-
-Read once at start (``load_settings``) and passed down; no module reads the environment itself.
-Precedence, highest first: command-line flags, environment, YAML file, defaults.
-"""
+"""The settings schema: every ROUTEIQ_* setting, its default, bounds and the rules across them."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from platformdirs import user_cache_dir
 from pydantic import (
     AliasChoices,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -30,47 +21,15 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from routeiq_sidecar.config.experiments import Experiment
+from routeiq_sidecar.config.urls import redact_url, redis_url_problem
+
 ENV_PREFIX = "ROUTEIQ_"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-class ConfigError(Exception):
-    """Invalid settings: the message names the key and the value."""
-
-
 def _default_home() -> Path:
     return Path(user_cache_dir("routeiq"))
-
-
-class ExperimentArm(BaseModel):
-    """One arm of an experiment: a strategy and its share of the traffic."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    strategy: str = Field(min_length=1)
-    weight: float = Field(1.0, gt=0)
-
-
-class Experiment(BaseModel):
-    """A weighted split between strategies, optionally with a shadow strategy on every request.
-
-    ``model_groups`` limits it to those groups (empty = every request that names no strategy).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    arms: list[ExperimentArm] = Field(min_length=1)
-    shadow_strategy: str = ""
-    model_groups: list[str] = []
-
-    @model_validator(mode="after")
-    def _distinct_arms(self) -> Experiment:
-        names = [a.name for a in self.arms]
-        if len(set(names)) != len(names):
-            raise ValueError(f"experiment {self.name!r}: arm names must be distinct, got {names}")
-        return self
 
 
 class Settings(BaseSettings):
@@ -375,7 +334,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        yaml_file = _YAML_FILE.get("path")
+        yaml_file = YAML_SOURCE.get("path")
         if yaml_file is not None:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
@@ -392,84 +351,5 @@ class Settings(BaseSettings):
         return out
 
 
-_YAML_FILE: dict[str, Path | None] = {"path": None}
-
-
-REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
-
-
-def redis_url_problem(url: str) -> str | None:
-    """Why ``redis_url`` cannot work, or None (the Sentinel form is parsed in
-    state/redis_url.py when the store starts)."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("redis+cluster", "rediss+cluster"):
-        return (
-            "Redis Cluster is not supported (the state's atomic scripts use keys in different "
-            "hash slots): use one primary (redis://host:6379/0) or a Sentinel group "
-            "(redis+sentinel://sentinel1:26379,sentinel2:26379/SERVICE)"
-        )
-    if scheme not in REDIS_SCHEMES:
-        return f"unsupported scheme {scheme!r}: expected one of {', '.join(REDIS_SCHEMES)}"
-    return None
-
-
-def redact_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
-
-
-def _format_error(err: ValidationError, env: dict[str, str], overrides: dict[str, Any]) -> str:
-    lines = []
-    for e in err.errors():
-        if not e["loc"]:  # a rule across settings
-            lines.append(f"invalid settings: {e['msg'].removeprefix('Value error, ')}")
-            continue
-        key = ".".join(str(p) for p in e["loc"])
-        env_key = ENV_PREFIX + key.upper()
-        if key in overrides:
-            where, value = f"--{key.replace('_', '-')}", overrides[key]
-        elif env_key in env:
-            where, value = env_key, env[env_key]
-        else:
-            where, value = key, e.get("input")
-        msg = e["msg"]
-        if key == "redis_url" and isinstance(value, str):
-            value = redact_url(value)  # never print its password
-        if key == "auth_token":
-            value = "***"  # never print a secret, not even a wrong one
-        if e["type"] == "extra_forbidden":
-            msg = "unknown setting"
-        lines.append(f"invalid setting {where}={value!r}: {msg}")
-    return "; ".join(lines)
-
-
-def _check_yaml(path: Path) -> None:
-    """A settings file that does not parse, or is not a mapping, is refused by name."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        where = f"--config={str(path)!r}"
-        raise ConfigError(f"invalid setting {where}: not valid YAML ({exc})") from None
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(
-            f"invalid setting --config={str(path)!r}: expected a mapping of settings, "
-            f"not {type(raw).__name__}"
-        )
-
-
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings once; raises ConfigError naming the key and value on bad input."""
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if config_file is not None and not config_file.is_file():
-        raise ConfigError(f"invalid setting --config={str(config_file)!r}: file not found")
-    if config_file is not None:
-        _check_yaml(config_file)
-    _YAML_FILE["path"] = config_file
-    try:
-        return Settings(**overrides)
-    except ValidationError as err:
-        raise ConfigError(_format_error(err, dict(os.environ), overrides)) from None
-    finally:
-        _YAML_FILE["path"] = None
+# The YAML file load_settings is reading (config/load.py), for settings_customise_sources.
+YAML_SOURCE: dict[str, Path | None] = {"path": None}
