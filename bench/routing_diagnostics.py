@@ -23,10 +23,11 @@ import numpy as np
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.strategies.features import feature_matrix
 from routeiq_sidecar.strategies.registry import build_strategies
-from routeiq_sidecar.training.data import Dataset, load_jsonl, score_matrix, split_dataset
+from routeiq_sidecar.training.data import Dataset, load_jsonl, score_matrix
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
 from routeiq_sidecar.training.fit import Rows, fit_knn, fit_net, net_inputs
 from routeiq_sidecar.training.metrics import apgr, pair_curve
+from routeiq_sidecar.training.splits import split_dataset
 from routeiq_sidecar.training.train import rows_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,8 @@ from typing import Any
 
 from routeiq_sidecar.bundle.manifest import sha256_file
 from routeiq_sidecar.errors import invalid
-from routeiq_sidecar.training.data import Dataset, Example, load_jsonl, resolve_split, split_dataset
+from routeiq_sidecar.training.data import Dataset, Example, load_jsonl
+from routeiq_sidecar.training.splits import resolve_split, split_dataset
 
 
 @dataclass(frozen=True)

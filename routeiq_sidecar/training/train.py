@@ -37,19 +37,14 @@ from routeiq_sidecar.strategies.difficulty import HEAD_FILE as DIFFICULTY_FILE
 from routeiq_sidecar.strategies.features import feature_matrix, varying_features
 from routeiq_sidecar.strategies.matching import ModelIndex
 from routeiq_sidecar.strategies.registry import with_escalation
-from routeiq_sidecar.training.data import (
-    Dataset,
-    cost_matrix,
-    resolve_split,
-    score_matrix,
-    split_dataset,
-)
+from routeiq_sidecar.training.data import Dataset, cost_matrix, score_matrix
 from routeiq_sidecar.training.difficulty import FilePart, difficulty_params, fit_difficulty
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
 from routeiq_sidecar.training.fit import Fitted, Rows, fit_ensemble, fit_knn, fit_net
 from routeiq_sidecar.training.onnx_export import write_head
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.pool import load_sources, pooled, provenance, split_each
+from routeiq_sidecar.training.splits import resolve_split, split_dataset
 
 TRAINED_STRATEGIES = ("knn", "mlp", "mf")
 TRANSFER_STRATEGIES = ("difficulty",)  # one head for any model list (training/difficulty.py)

@@ -17,10 +17,9 @@ from routeiq_sidecar.training.data import (
     Example,
     cost_matrix,
     load_jsonl,
-    resolve_split,
     score_matrix,
-    split_dataset,
 )
+from routeiq_sidecar.training.splits import resolve_split, split_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
