@@ -31,6 +31,16 @@ class TextEncoder(Protocol):
     def encode(self, texts: list[str]) -> EncodedBatch: ...
 
 
+def timed_encode(encoder: TextEncoder, texts: list[str]) -> EncodedBatch:
+    """Tokenise ``texts`` and run the encoder on them, timing each step."""
+    t0 = time.perf_counter_ns()
+    ids, mask = encoder.tokenizer.encode(texts)
+    t1 = time.perf_counter_ns()
+    vecs = encoder.run(ids, mask)
+    t2 = time.perf_counter_ns()
+    return EncodedBatch(vecs, (t1 - t0) // 1000, (t2 - t1) // 1000)
+
+
 def make_session(path: Path, threads: int) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -57,9 +67,4 @@ class Encoder:
         return np.asarray(out, dtype=np.float32)
 
     def encode(self, texts: list[str]) -> EncodedBatch:
-        t0 = time.perf_counter_ns()
-        ids, mask = self.tokenizer.encode(texts)
-        t1 = time.perf_counter_ns()
-        vecs = self.run(ids, mask)
-        t2 = time.perf_counter_ns()
-        return EncodedBatch(vecs, (t1 - t0) // 1000, (t2 - t1) // 1000)
+        return timed_encode(self, texts)

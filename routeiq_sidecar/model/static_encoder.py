@@ -7,7 +7,6 @@ scale, and the scale goes with the normalisation. No onnxruntime call: a gather 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.limits import confined_path
-from routeiq_sidecar.model.encoder import EncodedBatch
+from routeiq_sidecar.model.encoder import EncodedBatch, timed_encode
 from routeiq_sidecar.model.tokenizer import BatchTokenizer
 
 
@@ -47,12 +46,7 @@ class StaticEncoder:
         return np.asarray(summed / np.maximum(norms, 1e-12), np.float32)
 
     def encode(self, texts: list[str]) -> EncodedBatch:
-        t0 = time.perf_counter_ns()
-        ids, mask = self.tokenizer.encode(texts)
-        t1 = time.perf_counter_ns()
-        vecs = self.run(ids, mask)
-        t2 = time.perf_counter_ns()
-        return EncodedBatch(vecs, (t1 - t0) // 1000, (t2 - t1) // 1000)
+        return timed_encode(self, texts)
 
 
 def static_encoder_for(folder: Path, desc: dict[str, Any]) -> StaticEncoder:

@@ -27,7 +27,3 @@ class BatchTokenizer:
             ids[i, :n] = e.ids
             mask[i, :n] = 1
         return ids, mask
-
-    def count(self, text: str) -> int:
-        """Tokens of one text after truncation (used to group a batch by length)."""
-        return len(self._tok.encode(text, add_special_tokens=True).ids)
