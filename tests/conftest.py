@@ -128,6 +128,7 @@ def start_server_process(
         line = proc.stderr.readline()
         if not line:
             if proc.poll() is not None:
+                proc.stderr.close()
                 raise RuntimeError(f"server exited {proc.returncode}: {''.join(lines)}")
             continue
         lines.append(line)
@@ -137,14 +138,17 @@ def start_server_process(
             threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
             return ServerProcess(proc, int(m.group(2)), int(m.group(4)), lines)
     proc.kill()
+    proc.wait()
+    proc.stderr.close()
     raise RuntimeError(f"server did not start in {timeout}s: {''.join(lines)}")
 
 
 def _drain(stream: Any, lines: list[str], keep: int = 2000) -> None:
-    for line in stream:
-        lines.append(line)
-        if len(lines) > keep:
-            del lines[: len(lines) - keep]
+    with stream:  # closed at the server's exit (end of file), not left to the collector
+        for line in stream:
+            lines.append(line)
+            if len(lines) > keep:
+                del lines[: len(lines) - keep]
 
 
 def stop_server_process(sp: ServerProcess, timeout: float = 30.0) -> int:

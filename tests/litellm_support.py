@@ -65,10 +65,11 @@ class Sidecar:
 
 
 def _drain(stream: Any, lines: list[str], keep: int = 2000) -> None:
-    for line in stream:
-        lines.append(line)
-        if len(lines) > keep:
-            del lines[: len(lines) - keep]
+    with stream:  # closed at the sidecar's exit (end of file), not left to the collector
+        for line in stream:
+            lines.append(line)
+            if len(lines) > keep:
+                del lines[: len(lines) - keep]
 
 
 def start_sidecar(bundle: Path | None, home: Path | None, *args: str,
@@ -88,6 +89,7 @@ def start_sidecar(bundle: Path | None, home: Path | None, *args: str,
         line = proc.stderr.readline()
         if not line:
             if proc.poll() is not None:
+                proc.stderr.close()
                 raise RuntimeError(f"sidecar exited {proc.returncode}: {''.join(lines)}")
             continue
         lines.append(line)
@@ -96,6 +98,8 @@ def start_sidecar(bundle: Path | None, home: Path | None, *args: str,
             threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
             return Sidecar(proc, int(m.group(2)), int(m.group(4)), lines)
     proc.kill()
+    proc.wait()
+    proc.stderr.close()
     raise RuntimeError(f"sidecar did not start in {timeout}s: {''.join(lines)}")
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.asyncio import Redis
 
-from routeiq_sidecar.state.redis_url import redis_client
+from routeiq_sidecar.state.redis_url import close_client, redis_client
 from routeiq_sidecar.state.stats import ModelStat
 from routeiq_sidecar.state.store import FeedbackResult, Lookup, StateLimits
 
@@ -308,7 +308,7 @@ class RedisStore:
 
     async def close(self) -> None:
         try:
-            await self.redis.aclose()
+            await close_client(self.redis)
         except Exception as exc:  # closing a dead connection must not fail the shutdown
             log.debug("closing redis: %s", exc)
 

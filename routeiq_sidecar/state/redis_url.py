@@ -7,12 +7,13 @@
   sentinels have a password of their own): the primary of ``SERVICE`` as the sentinels report
   it, found again after a failover (redis-py's Sentinel client).
 
-Redis Cluster (``redis+cluster://``) is refused when the settings are read (config.py): the
+Redis Cluster (``redis+cluster://``) is refused when the settings are read (config/urls.py): the
 state's atomic scripts read and write keys that would live in different hash slots.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +87,7 @@ def redis_client(url: str, *, timeout_s: float, max_connections: int) -> Redis:
         pool = BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=timeout_s, **common
         )
-        return Redis(connection_pool=pool)
+        return Redis.from_pool(pool)  # closing the client closes its pool (its sockets)
     from redis.asyncio.sentinel import Sentinel
 
     t = parse_sentinel_url(url)
@@ -103,3 +104,12 @@ def redis_client(url: str, *, timeout_s: float, max_connections: int) -> Redis:
     opts.update({k: v for k, v in (("username", t.username), ("password", t.password)) if v})
     primary: Redis = sentinel.master_for(t.service, redis_class=Redis, **opts)
     return primary
+
+
+async def close_client(client: Redis) -> None:
+    """Close ``client``'s connections and, for a Sentinel group, those to the sentinels (the
+    Sentinel object that found the primary holds them; closing the client leaves them open)."""
+    await client.aclose()
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    if manager is not None:
+        await asyncio.gather(*(s.aclose() for s in manager.sentinels))

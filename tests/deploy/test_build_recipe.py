@@ -274,5 +274,7 @@ def test_image_start_serves_from_a_read_only_root(recipe: Recipe) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
+        assert proc.stderr is not None
+        proc.stderr.close()
     log = "".join(lines)
     assert "Read-only file system" not in log and "Traceback" not in log, log[-4000:]
