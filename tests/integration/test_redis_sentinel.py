@@ -54,6 +54,18 @@ class Group:
         return int(port)
 
 
+def start_failover(sentinel_port: int) -> bool:
+    """SENTINEL FAILOVER; False while the sentinel has no replica it may promote yet
+    (NOGOODSLAVE: its view of the new replica's link is refreshed every few seconds)."""
+    try:
+        client(sentinel_port).execute_command("SENTINEL", "FAILOVER", SERVICE)
+    except redis.ResponseError as exc:
+        if "NOGOODSLAVE" in str(exc):
+            return False
+        raise
+    return True
+
+
 @pytest.fixture
 def sentinel_group(tmp_path: Path) -> Iterator[Group]:
     with running_redis(tmp_path / "primary") as primary:
@@ -95,7 +107,7 @@ async def test_the_store_follows_the_primary_through_a_failover(sentinel_group: 
     try:
         assert await store.record_decision("d1", {"category": "code"})
         assert client(g.primary.port).exists("routeiq:dec:d1") == 1
-        client(g.sentinel_port).execute_command("SENTINEL", "FAILOVER", SERVICE)
+        wait_for(lambda: start_failover(g.sentinel_port), timeout=60, every=0.5)
         wait_for(lambda: g.primary_port() == g.replica_port, timeout=30)
         wait_for(lambda: client(g.replica_port).info("replication")["role"] == "master")
         # the old primary is demoted (writes it took in between are lost: async replication)
