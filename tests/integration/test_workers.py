@@ -6,6 +6,7 @@ never go back. SIGTERM stops both."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,8 +47,13 @@ def two_workers(tiny_bundle_path: Path, tmp_path: Path) -> Iterator[ServerProces
 
 def test_two_workers_share_the_ports(two_workers: ServerProcess) -> None:
     sp = two_workers
-    pids = set(PID.findall(fresh(f"{sp.http}/metrics").text))
-    assert len(pids) == 2  # one scrape names both live workers
+    pids: set[str] = set()
+    for _ in range(50):  # one scrape names both live workers (once both wrote their gauge)
+        pids = set(PID.findall(fresh(f"{sp.http}/metrics").text))
+        if len(pids) == 2:
+            break
+        time.sleep(0.2)
+    assert len(pids) == 2, pids
     r = fresh(f"{sp.http}/v1/route", "POST", json={"prompt": "hi", "candidates": [CHEAP]})
     assert r.status_code == 200
     with grpc.insecure_channel(sp.grpc) as ch:

@@ -43,7 +43,8 @@ def test_every_mmlu_subject_is_mapped() -> None:
 def test_every_task_label_of_the_shared_files_is_mapped() -> None:
     tm = load_task_map()
     for path in sorted(DATA.glob("*.jsonl")):
-        labels = {json.loads(line)["category"] for line in path.open()}
+        with path.open(encoding="utf-8") as lines:
+            labels = {json.loads(line)["category"] for line in lines}
         for label in labels:
             tm.category(label)  # raises when a label is missing
         assert task_key("Some-Label") == "some_label"
