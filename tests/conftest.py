@@ -161,8 +161,13 @@ def stop_server_process(sp: ServerProcess, timeout: float = 30.0) -> int:
             sp.proc.kill()
 
 
+def serve_bundle(bundle: Path, home: Path, **env: str) -> ServerProcess:
+    """``serve`` of ``bundle`` on port 0 with ``home`` and the ``ROUTEIQ_*`` settings in ``env``."""
+    return start_server_process("--bundle", str(bundle), "--home", str(home), env=env)
+
+
 @pytest.fixture
 def tiny_server(tiny_bundle_path: Path, tmp_path: Path) -> Iterator[ServerProcess]:
-    sp = start_server_process("--bundle", str(tiny_bundle_path), "--home", str(tmp_path))
+    sp = serve_bundle(tiny_bundle_path, tmp_path)
     yield sp
     stop_server_process(sp)

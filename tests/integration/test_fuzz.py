@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
-from tests.conftest import CHEAP, ServerProcess, start_server_process, stop_server_process
+from tests.conftest import (
+    CHEAP,
+    ServerProcess,
+    serve_bundle,
+    stop_server_process,
+)
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
@@ -26,12 +31,11 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 def server(
     tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    sp = start_server_process(
-        "--bundle",
-        str(tiny_bundle_path),
-        "--home",
-        str(tmp_path_factory.mktemp("fuzz")),
-        env={"ROUTEIQ_BATCH_WAIT_US": "0", "ROUTEIQ_LOG_DECISIONS": "false"},
+    sp = serve_bundle(
+        tiny_bundle_path,
+        tmp_path_factory.mktemp("fuzz"),
+        ROUTEIQ_BATCH_WAIT_US="0",
+        ROUTEIQ_LOG_DECISIONS="false",
     )
     yield sp
     stop_server_process(sp)

@@ -16,7 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
-from tests.conftest import CHEAP, STRONG, ServerProcess, start_server_process, stop_server_process
+from tests.conftest import (
+    CHEAP,
+    STRONG,
+    ServerProcess,
+    serve_bundle,
+    stop_server_process,
+)
 
 ROUTE = "/routeiq.v1.RouterService/Route"
 FEEDBACK = "/routeiq.v1.RouterService/Feedback"
@@ -34,12 +40,11 @@ EXAMPLES = 200
 def server(
     tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    sp = start_server_process(
-        "--bundle",
-        str(tiny_bundle_path),
-        "--home",
-        str(tmp_path_factory.mktemp("hostile-grpc")),
-        env={"ROUTEIQ_BATCH_WAIT_US": "0", "ROUTEIQ_LOG_DECISIONS": "false"},
+    sp = serve_bundle(
+        tiny_bundle_path,
+        tmp_path_factory.mktemp("hostile-grpc"),
+        ROUTEIQ_BATCH_WAIT_US="0",
+        ROUTEIQ_LOG_DECISIONS="false",
     )
     yield sp
     assert httpx.get(f"{sp.http}/healthz").status_code == 200  # still up after all of it

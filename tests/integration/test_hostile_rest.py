@@ -23,7 +23,14 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.bundle.loader import load_bundle
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.limits import MAX_MODEL_LABELS
-from tests.conftest import CHEAP, STRONG, ServerProcess, start_server_process, stop_server_process
+from tests.conftest import (
+    CHEAP,
+    STRONG,
+    ServerProcess,
+    serve_bundle,
+    start_server_process,
+    stop_server_process,
+)
 
 SLOW_CLIENTS = 300
 MAX_IN_FLIGHT = 16
@@ -34,18 +41,14 @@ JSON = {"content-type": "application/json"}
 def server(
     tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    sp = start_server_process(
-        "--bundle",
-        str(tiny_bundle_path),
-        "--home",
-        str(tmp_path_factory.mktemp("hostile")),
-        env={
-            "ROUTEIQ_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
-            "ROUTEIQ_BODY_TIMEOUT_S": "4",
-            "ROUTEIQ_HEADER_TIMEOUT_S": "2",
-            "ROUTEIQ_BATCH_WAIT_US": "0",
-            "ROUTEIQ_RELOAD_MIN_INTERVAL_S": "60",
-        },
+    sp = serve_bundle(
+        tiny_bundle_path,
+        tmp_path_factory.mktemp("hostile"),
+        ROUTEIQ_MAX_IN_FLIGHT=str(MAX_IN_FLIGHT),
+        ROUTEIQ_BODY_TIMEOUT_S="4",
+        ROUTEIQ_HEADER_TIMEOUT_S="2",
+        ROUTEIQ_BATCH_WAIT_US="0",
+        ROUTEIQ_RELOAD_MIN_INTERVAL_S="60",
     )
     yield sp
     stop_server_process(sp)
@@ -104,16 +107,22 @@ def read_answer(s: socket.socket) -> bytes:
     return data
 
 
-def test_slow_headers_are_cut(server: ServerProcess) -> None:
-    slow = [open_slow(server, b"POST /v1/route HTTP/1.1\r\nHo") for _ in range(50)]
-    deadline = time.monotonic() + 30  # header_timeout_s is 2 s
+def assert_slow_headers_cut(server: ServerProcess, count: int) -> None:
+    """``count`` connections trickling a request's headers are all closed by the server
+    (``header_timeout_s``, a few seconds here), and the server still answers."""
+    slow = [open_slow(server, b"POST /v1/route HTTP/1.1\r\nHo") for _ in range(count)]
+    deadline = time.monotonic() + 30
     try:
         closed = sum(1 for s in slow if closed_by_server(s, deadline))
     finally:
         for s in slow:
             s.close()
-    assert closed == 50
+    assert closed == count
     assert httpx.get(f"{server.http}/healthz").status_code == 200
+
+
+def test_slow_headers_are_cut(server: ServerProcess) -> None:
+    assert_slow_headers_cut(server, 50)
 
 
 def closed_by_server(s: socket.socket, deadline: float) -> bool:
@@ -326,12 +335,8 @@ def test_openapi_marks_what_the_server_requires(server: ServerProcess) -> None:
 def locked(
     tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    sp = start_server_process(
-        "--bundle",
-        str(tiny_bundle_path),
-        "--home",
-        str(tmp_path_factory.mktemp("locked")),
-        env={"ROUTEIQ_AUTH_TOKEN": "s3cret-token"},
+    sp = serve_bundle(
+        tiny_bundle_path, tmp_path_factory.mktemp("locked"), ROUTEIQ_AUTH_TOKEN="s3cret-token"
     )
     yield sp
     stop_server_process(sp)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from routeiq_sidecar.config import ConfigError, load_settings
 from tests.conftest import CHEAP, STRONG, ServerProcess, start_server_process, stop_server_process
-from tests.integration.test_hostile_rest import closed_by_server, open_slow
+from tests.integration.test_hostile_rest import assert_slow_headers_cut
 
 pytest.importorskip("httptools")
 pytest.importorskip("uvloop")
@@ -50,15 +49,7 @@ def server(
 
 
 def test_slow_headers_are_cut(server: ServerProcess) -> None:
-    slow = [open_slow(server, b"POST /v1/route HTTP/1.1\r\nHo") for _ in range(20)]
-    deadline = time.monotonic() + 30  # header_timeout_s is 2 s
-    try:
-        closed = sum(1 for s in slow if closed_by_server(s, deadline))
-    finally:
-        for s in slow:
-            s.close()
-    assert closed == 20
-    assert httpx.get(f"{server.http}/healthz").status_code == 200
+    assert_slow_headers_cut(server, 20)
 
 
 def request(extra: bytes = b"") -> bytes:
