@@ -166,6 +166,21 @@ def serve_bundle(bundle: Path, home: Path, **env: str) -> ServerProcess:
     return start_server_process("--bundle", str(bundle), "--home", str(home), env=env)
 
 
+@pytest.fixture(scope="module")
+def quiet_server(
+    tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A tiny-bundle server for many quick requests (fuzzing): no batch wait, no decision logs."""
+    sp = serve_bundle(
+        tiny_bundle_path,
+        tmp_path_factory.mktemp("quiet"),
+        ROUTEIQ_BATCH_WAIT_US="0",
+        ROUTEIQ_LOG_DECISIONS="false",
+    )
+    yield sp
+    stop_server_process(sp)
+
+
 @pytest.fixture
 def tiny_server(tiny_bundle_path: Path, tmp_path: Path) -> Iterator[ServerProcess]:
     sp = serve_bundle(tiny_bundle_path, tmp_path)

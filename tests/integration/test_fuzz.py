@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -20,25 +19,14 @@ from routeiq_sidecar._proto.routeiq.v1 import router_pb2_grpc as pb_grpc
 from tests.conftest import (
     CHEAP,
     ServerProcess,
-    serve_bundle,
-    stop_server_process,
 )
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
 @pytest.fixture(scope="module")
-def server(
-    tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    sp = serve_bundle(
-        tiny_bundle_path,
-        tmp_path_factory.mktemp("fuzz"),
-        ROUTEIQ_BATCH_WAIT_US="0",
-        ROUTEIQ_LOG_DECISIONS="false",
-    )
-    yield sp
-    stop_server_process(sp)
+def server(quiet_server: ServerProcess) -> ServerProcess:
+    return quiet_server
 
 
 def test_schemathesis_finds_no_server_errors(server: ServerProcess) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import httpx
@@ -20,8 +19,6 @@ from tests.conftest import (
     CHEAP,
     STRONG,
     ServerProcess,
-    serve_bundle,
-    stop_server_process,
 )
 
 ROUTE = "/routeiq.v1.RouterService/Route"
@@ -37,18 +34,9 @@ EXAMPLES = 200
 
 
 @pytest.fixture(scope="module")
-def server(
-    tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    sp = serve_bundle(
-        tiny_bundle_path,
-        tmp_path_factory.mktemp("hostile-grpc"),
-        ROUTEIQ_BATCH_WAIT_US="0",
-        ROUTEIQ_LOG_DECISIONS="false",
-    )
-    yield sp
-    assert httpx.get(f"{sp.http}/healthz").status_code == 200  # still up after all of it
-    stop_server_process(sp)
+def server(quiet_server: ServerProcess) -> Iterator[ServerProcess]:
+    yield quiet_server
+    assert httpx.get(f"{quiet_server.http}/healthz").status_code == 200  # still up after it all
 
 
 @pytest.fixture(scope="module")
