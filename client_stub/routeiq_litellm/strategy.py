@@ -124,15 +124,11 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
     ) -> Deployment:
         kwargs: dict[str, Any] = request_kwargs if request_kwargs is not None else {}
         forget_decision(kwargs)
-        healthy = await self._healthy(model, messages, input, specific_deployment, kwargs)
-        if isinstance(healthy, _Picked):
-            return healthy.deployment
-        picked = self._trivial(healthy)
-        if picked is not None:
-            return picked
-        assert isinstance(healthy, list)
-        if not self.breaker.allow():
-            return self._fallback(healthy, Outcome.BREAKER_OPEN, "circuit breaker open")
+        healthy = self._settle(
+            await self._healthy(model, messages, input, specific_deployment, kwargs)
+        )
+        if not isinstance(healthy, list):
+            return healthy
         try:
             body, by_id = self._request(model, healthy, messages, input, kwargs)
             decision = await self.transport.aroute(body, self.timeout_s)
@@ -150,17 +146,11 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
     ) -> Deployment:
         kwargs: dict[str, Any] = request_kwargs if request_kwargs is not None else {}
         forget_decision(kwargs)
-        healthy = compat.run_sync(
-            self._healthy(model, messages, input, specific_deployment, kwargs)
+        healthy = self._settle(
+            compat.run_sync(self._healthy(model, messages, input, specific_deployment, kwargs))
         )
-        if isinstance(healthy, _Picked):
-            return healthy.deployment
-        picked = self._trivial(healthy)
-        if picked is not None:
-            return picked
-        assert isinstance(healthy, list)
-        if not self.breaker.allow():
-            return self._fallback(healthy, Outcome.BREAKER_OPEN, "circuit breaker open")
+        if not isinstance(healthy, list):
+            return healthy
         try:
             body, by_id = self._request(model, healthy, messages, input, kwargs)
             decision = self.transport.route(body, self.timeout_s)
@@ -196,6 +186,21 @@ class RouteIQStrategy(CustomRoutingStrategyBase):
         finally:
             for key in CONSUMED_KEYS:  # as LiteLLM's own selection leaves them
                 kwargs.pop(key, None)
+
+    def _settle(
+        self, healthy: _Picked | list[Deployment] | Deployment
+    ) -> list[Deployment] | Deployment:
+        """The deployment when no sidecar call is needed (picked already, pinned, single,
+        breaker open), else the healthy list the sidecar must rank."""
+        if isinstance(healthy, _Picked):
+            return healthy.deployment
+        picked = self._trivial(healthy)
+        if picked is not None:
+            return picked
+        assert isinstance(healthy, list)
+        if not self.breaker.allow():
+            return self._fallback(healthy, Outcome.BREAKER_OPEN, "circuit breaker open")
+        return healthy
 
     def _trivial(self, healthy: list[Deployment] | Deployment) -> Deployment | None:
         """The answer when there is nothing to decide: a pinned deployment, or a single one."""
