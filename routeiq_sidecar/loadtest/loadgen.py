@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,21 @@ class LoadResult:
             "throughput_rps": round(self.ok / self.elapsed_s, 1) if self.elapsed_s else 0.0,
         }
 
+    def add(self, t0: float, status: str, total_us: Any = None, escalated: Any = None) -> None:
+        """One finished request, sent at ``t0``; an answer's ``timings`` when it succeeded."""
+        if total_us is not None:
+            self.server_total_us.append(int(total_us))
+            self.escalated.append(bool(escalated))
+        self.latencies_ms.append((time.perf_counter() - t0) * 1000)
+        self.statuses[status] += 1
+
+    async def drive(self, worker: Callable[[], Awaitable[None]]) -> LoadResult:
+        """Run ``concurrency`` copies of ``worker`` to the end and time them."""
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        self.elapsed_s = time.perf_counter() - t0
+        return self
+
 
 def with_candidates(body: dict[str, Any], candidates: list[dict[str, Any]]) -> dict[str, Any]:
     return {**body, "candidates": candidates} if "candidates" not in body else body
@@ -82,20 +98,16 @@ async def run_rest(
                 t0 = time.perf_counter()
                 try:
                     r = await client.post("/v1/route", json=body, headers=headers)
-                    status = "ok" if r.status_code == 200 else str(r.status_code)
-                    if r.status_code == 200:
-                        timings = r.json()["timings"]
-                        res.server_total_us.append(int(timings["total_us"]))
-                        res.escalated.append(bool(timings["escalated"]))
                 except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                res.latencies_ms.append((time.perf_counter() - t0) * 1000)
-                res.statuses[status] += 1
+                    res.add(t0, type(exc).__name__)
+                    continue
+                if r.status_code != 200:
+                    res.add(t0, str(r.status_code))
+                    continue
+                timings = r.json()["timings"]
+                res.add(t0, "ok", timings["total_us"], timings["escalated"])
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        res.elapsed_s = time.perf_counter() - t0
-    return res
+        return await res.drive(worker)
 
 
 async def run_grpc(
@@ -120,18 +132,12 @@ async def run_grpc(
                 t0 = time.perf_counter()
                 try:
                     resp = await stub.Route(req, timeout=30, metadata=metadata)
-                    res.server_total_us.append(resp.timings.total_us)
-                    res.escalated.append(resp.timings.escalated)
-                    status = "ok"
                 except grpc.aio.AioRpcError as err:
-                    status = err.code().name
-                res.latencies_ms.append((time.perf_counter() - t0) * 1000)
-                res.statuses[status] += 1
+                    res.add(t0, err.code().name)
+                    continue
+                res.add(t0, "ok", resp.timings.total_us, resp.timings.escalated)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        res.elapsed_s = time.perf_counter() - t0
-    return res
+        return await res.drive(worker)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -181,21 +187,17 @@ async def run_rest_raw(
                 try:
                     writer.write(req)
                     code, payload = await _read_response(reader)
-                    status = "ok" if code == 200 else str(code)
-                    if code == 200:
-                        timings = json.loads(payload)["timings"]
-                        res.server_total_us.append(int(timings["total_us"]))
-                        res.escalated.append(bool(timings["escalated"]))
                 except (OSError, asyncio.IncompleteReadError) as exc:
-                    status = type(exc).__name__
+                    res.add(t0, type(exc).__name__)
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, int(port))
-                res.latencies_ms.append((time.perf_counter() - t0) * 1000)
-                res.statuses[status] += 1
+                    continue
+                if code != 200:
+                    res.add(t0, str(code))
+                    continue
+                timings = json.loads(payload)["timings"]
+                res.add(t0, "ok", timings["total_us"], timings["escalated"])
         finally:
             writer.close()
 
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    res.elapsed_s = time.perf_counter() - t0
-    return res
+    return await res.drive(worker)
