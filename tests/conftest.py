@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,10 +15,10 @@ from routeiq_sidecar.bundle.build import build_bundle
 from routeiq_sidecar.bundle.loader import LoadedBundle, load_bundle
 from routeiq_sidecar.bundle.minilm_weights import minilm_available
 from routeiq_sidecar.config import Settings, load_settings
+from tests.process_support import wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-LISTENING = re.compile(r"listening http=(\S+):(\d+) grpc=(\S+):(\d+)")
 
 CHEAP = {
     "id": "cheap",
@@ -121,34 +117,8 @@ def start_server_process(
         env={**base, **(env or {})},
         cwd=cwd,
     )
-    assert proc.stderr is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            if proc.poll() is not None:
-                proc.stderr.close()
-                raise RuntimeError(f"server exited {proc.returncode}: {''.join(lines)}")
-            continue
-        lines.append(line)
-        m = LISTENING.search(line)
-        if m:
-            # Keep draining stderr: a full pipe would block the server's logging, then the server.
-            threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
-            return ServerProcess(proc, int(m.group(2)), int(m.group(4)), lines)
-    proc.kill()
-    proc.wait()
-    proc.stderr.close()
-    raise RuntimeError(f"server did not start in {timeout}s: {''.join(lines)}")
-
-
-def _drain(stream: Any, lines: list[str], keep: int = 2000) -> None:
-    with stream:  # closed at the server's exit (end of file), not left to the collector
-        for line in stream:
-            lines.append(line)
-            if len(lines) > keep:
-                del lines[: len(lines) - keep]
+    http_port, grpc_port, lines = wait_listening(proc, timeout)
+    return ServerProcess(proc, http_port, grpc_port, lines)
 
 
 def stop_server_process(sp: ServerProcess, timeout: float = 30.0) -> int:

@@ -13,7 +13,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm 
 
 import http.server
 import json
-import re
 import socket
 import subprocess
 import sys
@@ -26,8 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.process_support import wait_listening
+
 ROOT = Path(__file__).resolve().parents[1]
-LISTENING = re.compile(r"listening http=(\S+):(\d+) grpc=(\S+):(\d+)")
 # Deployments of the example config: model_info.id -> model.
 DEPLOYMENTS = [("cheap", "openai/gpt-4o-mini"), ("strong", "openai/gpt-4o"),
                ("reasoning", "openai/o3-mini")]
@@ -64,14 +64,6 @@ class Sidecar:
                 self.proc.kill()
 
 
-def _drain(stream: Any, lines: list[str], keep: int = 2000) -> None:
-    with stream:  # closed at the sidecar's exit (end of file), not left to the collector
-        for line in stream:
-            lines.append(line)
-            if len(lines) > keep:
-                del lines[: len(lines) - keep]
-
-
 def start_sidecar(bundle: Path | None, home: Path | None, *args: str,
                   env: dict[str, str] | None = None, timeout: float = 120.0) -> Sidecar:
     """``bundle`` None: the default bundle; ``home`` None: the default home (the user's cache,
@@ -82,25 +74,8 @@ def start_sidecar(bundle: Path | None, home: Path | None, *args: str,
     cmd += ["--home", str(home)] if home is not None else []
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             env={**os.environ, **(env or {})})
-    assert proc.stderr is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            if proc.poll() is not None:
-                proc.stderr.close()
-                raise RuntimeError(f"sidecar exited {proc.returncode}: {''.join(lines)}")
-            continue
-        lines.append(line)
-        m = LISTENING.search(line)
-        if m:
-            threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
-            return Sidecar(proc, int(m.group(2)), int(m.group(4)), lines)
-    proc.kill()
-    proc.wait()
-    proc.stderr.close()
-    raise RuntimeError(f"sidecar did not start in {timeout}s: {''.join(lines)}")
+    http_port, grpc_port, lines = wait_listening(proc, timeout, "sidecar")
+    return Sidecar(proc, http_port, grpc_port, lines)
 
 
 def build_tiny_bundle(out: Path) -> Path:

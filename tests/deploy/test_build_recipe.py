@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CHEAP, LISTENING, STRONG
+from tests.conftest import CHEAP, STRONG
 from tests.deploy.test_dockerfile import (
     ROOT,
     Stage,
@@ -37,6 +37,7 @@ from tests.deploy.test_dockerfile import (
     healthcheck_command,
     parse_dockerfile,
 )
+from tests.process_support import LISTENING
 
 pytestmark = pytest.mark.slow
 
