@@ -36,9 +36,8 @@ from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.strategies.base import BundleHeads, QualityEstimate, StrategyInput
 from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
 from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.scan import NeighbourScan
 
-CHUNK = 512
-ROW_BLOCK = 1024  # stored rows per matrix product (see strategies/knn.py)
 HEAD_FILE = "difficulty.npz"
 
 
@@ -56,22 +55,13 @@ class DifficultyHead:
 
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
-        self._blocks = [np.ascontiguousarray(self.embeddings[i : i + ROW_BLOCK])
-                        for i in range(0, self.embeddings.shape[0], ROW_BLOCK)]
+        self.scan = NeighbourScan(self.embeddings)  # the k nearest rows (strategies/scan.py)
 
     def knn(self, embeddings: np.ndarray) -> np.ndarray:
-        q = np.asarray(embeddings, np.float32)
-        out = np.empty(q.shape[0])
-        for i in range(0, q.shape[0], CHUNK):
-            sims = np.concatenate([blk @ q[i : i + CHUNK].T for blk in self._blocks]).T
-            k = self.k
-            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else \
-                np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
-            top = np.take_along_axis(sims, idx, axis=1)
-            w = np.exp((top - top.max(axis=1, keepdims=True)) / self.temperature)
-            w = w * self.weights[idx]
-            out[i : i + CHUNK] = (w * self.targets[idx]).sum(1) / w.sum(1)
-        return out
+        idx, top = self.scan.top(np.asarray(embeddings, np.float32), self.k)
+        w = np.exp((top - top.max(axis=1, keepdims=True)) / self.temperature)
+        w = w * self.weights[idx]
+        return np.asarray((w * self.targets[idx]).sum(1) / w.sum(1), np.float64)
 
     def difficulty(self, embeddings: np.ndarray, tokens: np.ndarray,
                    knn: np.ndarray | None = None) -> np.ndarray:

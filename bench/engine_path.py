@@ -1,0 +1,156 @@
+"""One decision's server-side cost without a transport: the engine (``Engine.route``) in process,
+on the latency benchmark's 300 mixed requests, sequentially, and the default strategy's kNN scan
+alone (warm and with the CPU caches flushed between calls, as between requests in a server).
+
+    .venv/bin/python bench/engine_path.py [--encoder static] [--rounds 5] [--home DIR]
+        [--agreement ../shared/data/routerdc_7models.jsonl]
+
+Prints, per round, the median and p99 wall time of ``Engine.route`` and the process CPU per
+decision, the medians of the answers' ``timings``, and the kNN figures. ``--agreement FILE``
+also embeds 2,000 prompts of an outcome file (seed 0) and compares the head's int8 neighbour
+scan with a float32 full scan (strategies/scan.py): neighbour similarities, kNN estimates.
+Profile it with ``py-spy record -o out.svg -- .venv/bin/python bench/engine_path.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb  # noqa: E402
+from routeiq_sidecar.api.convert import parse_json, route_in  # noqa: E402
+from routeiq_sidecar.app import load_from_settings  # noqa: E402
+from routeiq_sidecar.config import load_settings  # noqa: E402
+from routeiq_sidecar.engine.catalogue import Catalogue  # noqa: E402
+from routeiq_sidecar.engine.engine import Engine  # noqa: E402
+from routeiq_sidecar.loadtest.loadgen import with_candidates  # noqa: E402
+from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests  # noqa: E402
+from routeiq_sidecar.strategies.difficulty import DifficultyStrategy  # noqa: E402
+from routeiq_sidecar.strategies.scan import NeighbourScan  # noqa: E402
+
+FLUSH_MB = 32  # more than the last-level cache share a request sees on a busy host
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q))
+
+
+async def decisions(engine: Engine, inputs: list[Any], rounds: int) -> list[dict[str, float]]:
+    out = []
+    for _ in range(rounds):
+        wall: list[float] = []
+        keep: dict[str, list[int]] = {}
+        c0 = time.process_time()
+        for inp in inputs:
+            t = time.perf_counter()
+            d = await engine.route(inp)
+            wall.append((time.perf_counter() - t) * 1e3)
+            for k in ("tokenize_us", "embed_us", "classify_us", "total_us"):
+                keep.setdefault(k, []).append(int(getattr(d.timings, k, 0)))
+        cpu = (time.process_time() - c0) / len(inputs) * 1e3
+        out.append({"p50_ms": pct(wall, 50), "p99_ms": pct(wall, 99), "cpu_ms": cpu,
+                    **{k: statistics.median(v) for k, v in keep.items()}})
+    return out
+
+
+def knn_scan(engine: Engine, vecs: np.ndarray, flush: bool) -> dict[str, float]:
+    strategy = engine.loaded.strategies.get("difficulty")
+    if not isinstance(strategy, DifficultyStrategy):
+        return {}
+    head = strategy.head
+    junk = np.ones(FLUSH_MB * 2**20 // 8)
+    times = []
+    for v in vecs:
+        if flush:
+            junk += 1.0
+        t = time.perf_counter()
+        head.knn(v[None, :])
+        times.append((time.perf_counter() - t) * 1e6)
+    return {"p50_us": pct(times, 50), "p99_us": pct(times, 99)}
+
+
+def agreement(engine: Engine, path: Path, n: int = 2000) -> None:
+    import json
+
+    strategy = engine.loaded.strategies.get("difficulty")
+    assert isinstance(strategy, DifficultyStrategy)
+    head = strategy.head
+    with path.open() as f:
+        prompts = [json.loads(line)["prompt"] for line in f if line.strip()]
+    pick = np.random.default_rng(0).choice(len(prompts), min(n, len(prompts)), replace=False)
+    enc = engine.loaded.bundle.encoder
+    q = np.concatenate([enc.encode([prompts[i] for i in pick[j : j + 64]]).vectors
+                        for j in range(0, len(pick), 64)])
+    full = NeighbourScan(head.embeddings, exact=True)
+    a = -np.sort(-head.scan.top(q, head.k)[1], axis=1)
+    b = -np.sort(-full.top(q, head.k)[1], axis=1)
+    fast = head.knn(q)
+    scan, head.scan = head.scan, full
+    slow = head.knn(q)
+    head.scan = scan
+    d = np.abs(fast - slow)
+    print(f"  agreement on {len(q)} prompts of {path.name}: the {head.k} neighbours' similarities "
+          f"differ (> 1e-5) for {(np.abs(a - b).max(axis=1) > 1e-5).mean():.4f}; kNN estimate "
+          f"differs > 1e-6 for {(d > 1e-6).mean():.4f}, > 1e-3 for {(d > 1e-3).mean():.4f} "
+          f"(max {d.max():.1e})")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--encoder", default="static", choices=["static", "minilm"])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--home", type=Path, default=None)
+    ap.add_argument("--agreement", type=Path, default=None, help="an outcome file (jsonl)")
+    args = ap.parse_args()
+    os.environ.update({"ROUTEIQ_ENCODER": args.encoder, "ROUTEIQ_EMBED_CACHE_SIZE": "0",
+                       "ROUTEIQ_LOG_DECISIONS": "false", "ROUTEIQ_ENCODER_PRECISION": "int8"})
+    if args.home is not None:
+        os.environ["ROUTEIQ_HOME"] = str(args.home)
+    s = load_settings()
+    bundle, strategies = load_from_settings(s)
+    engine = Engine(s, bundle, Catalogue.empty(), strategies=strategies)
+    try:
+        bodies = [with_candidates(b, CANDIDATES) for b in mixed_requests(args.requests, seed=1)]
+        inputs = [route_in(parse_json(json_bytes(b), pb.RouteRequest()), f"r{i}")
+                  for i, b in enumerate(bodies)]
+        await engine.warm_up()
+        await decisions(engine, inputs[:20], 1)
+        print(f"load {os.getloadavg()[0]:.2f}, {args.encoder}, {len(inputs)} decisions per round")
+        for r in await decisions(engine, inputs, args.rounds):
+            print("  route p50 {p50_ms:.3f} ms p99 {p99_ms:.3f} ms, cpu {cpu_ms:.3f} ms/decision; "
+                  "timings median: tokenize {tokenize_us} us, embed {embed_us} us, classify "
+                  "{classify_us} us, total {total_us} us".format(**r))
+        texts = [b.get("prompt") or b["messages"][-1]["content"] for b in bodies[:100]]
+        vecs = np.stack([(await engine.embedder.embed(engine.loaded, t))[0] for t in texts])
+        for flush in (False, True):
+            k = knn_scan(engine, vecs, flush)
+            if k:
+                print(f"  difficulty kNN ({'caches flushed' if flush else 'warm'}): "
+                      f"p50 {k['p50_us']:.0f} us, p99 {k['p99_us']:.0f} us")
+        if args.agreement is not None:
+            agreement(engine, args.agreement)
+        print(f"load {os.getloadavg()[0]:.2f} at the end")
+    finally:
+        await engine.close()
+
+
+def json_bytes(body: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(body).encode()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
