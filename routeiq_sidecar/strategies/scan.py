@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+
+from routeiq_sidecar.strategies import onnx_wire as wire
 
 CANDIDATES = 128  # rows re-scored in float32 per query
 QUERY_CHUNK = 64  # queries per batch (bounds the (queries, candidates, dim) gather)
@@ -34,19 +35,17 @@ OPSET, IR_VERSION = 17, 8
 def _int8_session(rows_q: np.ndarray) -> ort.InferenceSession:
     """``(b, dim) uint8 -> (b, n) int32``: the query (less ``ZERO_POINT``) times every row."""
     n, dim = rows_q.shape
-    graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["q", "rows", "zero"], ["dot"])], "int8_scan",
-        [helper.make_tensor_value_info("q", TensorProto.UINT8, ["b", dim])],
-        [helper.make_tensor_value_info("dot", TensorProto.INT32, ["b", n])],
-        [numpy_helper.from_array(np.ascontiguousarray(rows_q.T), "rows"),
-         numpy_helper.from_array(np.asarray(ZERO_POINT, np.uint8), "zero")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = IR_VERSION
+    model = wire.model(
+        [wire.node("MatMulInteger", ["q", "rows", "zero"], ["dot"])],
+        [wire.value_info("q", wire.UINT8, ["b", dim])],
+        [wire.value_info("dot", wire.INT32, ["b", n])],
+        [wire.tensor("rows", rows_q.T), wire.tensor("zero", np.asarray(ZERO_POINT, np.uint8))],
+        opset=OPSET, ir_version=IR_VERSION, name="int8_scan")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model.SerializeToString(), sess_options=opts,
+    return ort.InferenceSession(model, sess_options=opts,
                                 providers=["CPUExecutionProvider"])
 
 
@@ -88,6 +87,8 @@ class NeighbourScan:
         float32 similarities."""
         q = np.ascontiguousarray(queries, np.float32)
         k = max(1, min(int(k), len(self.rows)))
+        if len(q) == 1 and self._session is not None and k <= self.candidates:
+            return self._one(q, k)
         idx = np.empty((len(q), k), np.int64)
         sims = np.empty((len(q), k), np.float32)
         for i in range(0, len(q), QUERY_CHUNK):
@@ -103,6 +104,16 @@ class NeighbourScan:
             idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(
                 np.take_along_axis(groups, best, axis=1), np.take_along_axis(s, best, axis=1), k)
         return idx, sims
+
+    def _one(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``top`` of one query (a decision): the same steps, without the batch bookkeeping."""
+        groups = self._shortlist(q)[0]
+        s = self._distinct[groups] @ q[0]
+        best = np.lexsort((groups, -s))[:k]
+        g, top = groups[best], s[best]
+        if self._counts[g].max() == 1:
+            return self._members[self._starts[g]][None], top[None]
+        return self._expand(g[None], top[None], k)
 
     def _expand(self, groups: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows of the ``k`` best groups: each group's first ``k`` members."""

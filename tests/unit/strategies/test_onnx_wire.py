@@ -1,0 +1,45 @@
+"""The hand-written ONNX bytes are the model ``onnx.helper`` would build, and run."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+from routeiq_sidecar.strategies import onnx_wire as wire
+
+
+def test_the_bytes_read_back_as_the_helper_built_model() -> None:
+    rows = np.arange(-12, 12, dtype=np.int8).reshape(4, 6)
+    got = onnx.load_from_string(wire.model(
+        [wire.node("MatMulInteger", ["q", "rows", "zero"], ["dot"])],
+        [wire.value_info("q", wire.UINT8, ["b", 4])],
+        [wire.value_info("dot", wire.INT32, ["b", 6])],
+        [wire.tensor("rows", rows), wire.tensor("zero", np.asarray(128, np.uint8))],
+        opset=17, ir_version=8, name="g"))
+    onnx.checker.check_model(got, full_check=True)
+    want = helper.make_model(helper.make_graph(
+        [helper.make_node("MatMulInteger", ["q", "rows", "zero"], ["dot"])], "g",
+        [helper.make_tensor_value_info("q", TensorProto.UINT8, ["b", 4])],
+        [helper.make_tensor_value_info("dot", TensorProto.INT32, ["b", 6])],
+        [numpy_helper.from_array(rows, "rows"),
+         numpy_helper.from_array(np.asarray(128, np.uint8), "zero")]),
+        opset_imports=[helper.make_opsetid("", 17)], ir_version=8, producer_name="routeiq")
+    assert got.graph == want.graph
+    assert (got.ir_version, list(got.opset_import)) == (want.ir_version, list(want.opset_import))
+    np.testing.assert_array_equal(numpy_helper.to_array(got.graph.initializer[0]), rows)
+
+
+def test_onnxruntime_runs_the_bytes() -> None:
+    rng = np.random.default_rng(0)
+    rows = rng.integers(-127, 128, (300, 16)).astype(np.int8)
+    q = rng.integers(0, 256, (3, 300)).astype(np.uint8)
+    session = ort.InferenceSession(wire.model(
+        [wire.node("MatMulInteger", ["q", "rows", "zero"], ["dot"])],
+        [wire.value_info("q", wire.UINT8, ["b", 300])],
+        [wire.value_info("dot", wire.INT32, ["b", 16])],
+        [wire.tensor("rows", rows), wire.tensor("zero", np.asarray(128, np.uint8))],
+        opset=17, ir_version=8, name="g"), providers=["CPUExecutionProvider"])
+    want = (q.astype(np.int64) - 128) @ rows.astype(np.int64)
+    np.testing.assert_array_equal(session.run(None, {"q": q})[0], want)
