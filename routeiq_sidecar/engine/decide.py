@@ -108,7 +108,7 @@ def rank(
             f"candidates: no eligible candidate ({detail})",
             field="candidates",
         )
-    prices = np.asarray([c.effective_price_per_mtok for c in candidates], dtype=np.float64)
+    prices = [float(c.effective_price_per_mtok) for c in candidates]
     cost = np.asarray([cost_term(p) for p in prices], dtype=np.float64)
     q = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
     if constraints.profile == "reasoning" and signals.complexity == "complex":
@@ -123,15 +123,16 @@ def rank(
             f"prices and quality_cost_tradeoff give {shown(candidates[i].id)} a non-finite "
             "utility",
         )
+    qs, us = q.tolist(), utility.tolist()  # Python floats: the same values, cheaper to read
     scores = [
         Score(
             candidate_id=c.id,
             model=c.model,
-            predicted_quality=round(float(q[i]), 6),
+            predicted_quality=round(qs[i], 6),
             estimated_cost=round(
                 estimated_cost_usd(c, signals.estimated_prompt_tokens, output_tokens), 10
             ),
-            utility=round(float(utility[i]), 6),
+            utility=round(us[i], 6),
             eligible=not reasons[i],
             ineligible_reason=reasons[i],
             quality_source=sources[i],
@@ -142,7 +143,7 @@ def rank(
         range(len(candidates)),
         key=lambda i: (
             0 if not reasons[i] else 1,
-            -round(float(utility[i]) / TIE_EPS) * TIE_EPS,
+            -round(us[i] / TIE_EPS) * TIE_EPS,
             prices[i],
             i,
         ),

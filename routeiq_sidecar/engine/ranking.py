@@ -1,7 +1,9 @@
 """A strategy's qualities, blended with feedback statistics, through the decision rule.
 
-Prediction (a kNN scan over thousands of rows, an onnxruntime call) runs in a worker thread:
-on the event loop every concurrent request would wait behind it. The shadow strategy of an
+Prediction (an onnxruntime call, a scan over thousands of rows) runs in a worker thread: on the
+event loop every concurrent request would wait behind it; strategies that declare a short,
+bounded ``predict`` (``runs_inline``: the baselines, `centroid`, `difficulty` with its int8
+scan) run on the loop, where the thread hop cost more than the prediction. The shadow strategy of an
 experiment is asked the same question and never fails the request.
 """
 
@@ -18,7 +20,7 @@ from routeiq_sidecar.engine import learning
 from routeiq_sidecar.engine.decide import Constraints, rank, resolve_lambda
 from routeiq_sidecar.engine.experiments import Assignment
 from routeiq_sidecar.engine.state_io import StateView
-from routeiq_sidecar.strategies.base import Strategy, StrategyInput
+from routeiq_sidecar.strategies.base import Strategy, StrategyInput, runs_inline
 from routeiq_sidecar.types import Score
 
 log = logging.getLogger("routeiq.engine")
@@ -50,7 +52,9 @@ class Ranker:
 
     async def rank(self, strategies: Mapping[str, Strategy], name: str, q: Question) -> Ranked:
         sinp = q.sinp
-        est = await asyncio.to_thread(strategies[name].predict, sinp)
+        strategy = strategies[name]
+        est = (strategy.predict(sinp) if runs_inline(strategy)
+               else await asyncio.to_thread(strategy.predict, sinp))
         quality, sources, learned = est.quality, est.sources, False
         if q.state.stats and learning.learns(name, self.learning):
             b = learning.blend(

@@ -60,10 +60,14 @@ class StateIO:
         if key is None and not want_stats:
             return StateView()
         models = sorted({c.model for c in candidates})
-        got_sticky, got_stats = await asyncio.gather(
-            self.store.get_sticky(key) if key is not None else _nothing(),
-            self.store.read_stats(category, models) if want_stats else _no_stats(),
-        )
+        if key is None:  # one read: awaited here, no task to schedule (as below)
+            got_sticky, got_stats = _NOTHING, await self.store.read_stats(category, models)
+        elif not want_stats:
+            got_sticky, got_stats = await self.store.get_sticky(key), Lookup(True, {})
+        else:
+            got_sticky, got_stats = await asyncio.gather(
+                self.store.get_sticky(key), self.store.read_stats(category, models)
+            )
         return StateView(
             ok=got_sticky.ok and got_stats.ok,
             session_key=key,
@@ -87,7 +91,7 @@ class StateIO:
             deltas = decision_counts(assigned, d.shadow_selected_id, d.selected.id)
             self.experiments.note(assigned.experiment, deltas)
             writes.append(self.store.incr_counters(assigned.experiment, deltas))
-        ok = all(await asyncio.gather(*writes))
+        ok = await writes[0] if len(writes) == 1 else all(await asyncio.gather(*writes))
         if not ok and state.ok:
             d.reason = d.reason.removesuffix(".") + "; shared state unavailable: not recorded."
         return ok
@@ -162,9 +166,4 @@ def decision_record(d: Decision, inp: RouteInput, learned: bool) -> dict[str, An
     }
 
 
-async def _nothing() -> Lookup[str | None]:
-    return Lookup(True, None)
-
-
-async def _no_stats() -> Lookup[dict[str, ModelStat]]:
-    return Lookup(True, {})
+_NOTHING: Lookup[str | None] = Lookup(True, None)

@@ -81,7 +81,7 @@ class CentroidClassifier:
             complexity_score=score,
             estimated_prompt_tokens=estimated_prompt_tokens,
             category_scores={
-                c: round(float(p), 4) for c, p in zip(names, cat_p, strict=True)
+                c: round(p, 4) for c, p in zip(names, cat_p.tolist(), strict=True)
             },
         )
 

@@ -62,6 +62,13 @@ class Strategy(Protocol):
     def predict(self, inp: StrategyInput) -> QualityEstimate: ...
 
 
+def runs_inline(strategy: Strategy) -> bool:
+    """True for strategies whose ``predict`` is short and bounded (an attribute
+    ``runs_inline = True``): the engine calls them on the event loop, where the hop to a worker
+    thread and back would cost more than the prediction (engine/ranking.py)."""
+    return bool(getattr(strategy, "runs_inline", False))
+
+
 def uses_embedding(strategy: Strategy) -> bool:
     """False for strategies that ignore the prompt's vector and signals (a class attribute
     ``uses_embedding = False``): a cascade never runs MiniLM for them."""

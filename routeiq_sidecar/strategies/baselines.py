@@ -15,6 +15,7 @@ LENGTH_PIVOT_TOKENS = 2048  # a prompt this long counts as maximally hard
 class RandomStrategy:
     name = "random"
     uses_embedding = False
+    runs_inline = True
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         rng = np.random.default_rng(inp.seed)
@@ -25,6 +26,7 @@ class RandomStrategy:
 class CheapestStrategy:
     name = "cheapest"
     uses_embedding = False
+    runs_inline = True
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         cost = np.asarray([c.effective_price_per_mtok for c in inp.candidates], dtype=np.float64)
@@ -36,6 +38,7 @@ class CheapestStrategy:
 class StrongestStrategy:
     name = "strongest"
     uses_embedding = False
+    runs_inline = True
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         return QualityEstimate(
@@ -46,6 +49,7 @@ class StrongestStrategy:
 class LengthStrategy:
     name = "length"
     uses_embedding = False
+    runs_inline = True
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         tokens = max(1, inp.text.estimated_prompt_tokens)

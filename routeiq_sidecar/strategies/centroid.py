@@ -8,6 +8,7 @@ from routeiq_sidecar.strategies.priors import difficulty_quality
 
 class CentroidStrategy:
     name = "centroid"
+    runs_inline = True  # the signals already hold its answer
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         s = inp.signals

@@ -25,6 +25,7 @@ def multiprocess_dir() -> str | None:
     """The shared metrics folder when this process is one of several workers."""
     return os.environ.get(MULTIPROC_ENV) or None
 
+STAGES = ("tokenize", "embed", "classify", "queue", "total")
 STAGE_BUCKETS = (
     0.0001,
     0.00025,
@@ -82,6 +83,9 @@ class Metrics:
             buckets=STAGE_BUCKETS,
             registry=r,
         )
+        # the children a decision touches, looked up once (labels() takes a lock and builds keys)
+        self._stages = [self.stage_seconds.labels(s) for s in STAGES]
+        self._decided: dict[tuple[str, str, str, str], Counter] = {}
         self.request_seconds = Histogram(
             "routeiq_request_seconds",
             "Latency per request, by transport and method.",
@@ -207,17 +211,16 @@ class Metrics:
         self, d: Decision, *, state_ok: bool, written: bool, sticky: str | None, learned: bool
     ) -> None:
         """One decision's counters; ``sticky``: the stickiness result, None without a session."""
-        self.decisions.labels(
-            d.strategy, d.profile, self.models.label(d.selected.model), str(d.degraded).lower()
-        ).inc()
-        for stage, us in (
-            ("tokenize", d.timings.tokenize_us),
-            ("embed", d.timings.embed_us),
-            ("classify", d.timings.classify_us),
-            ("queue", d.timings.queue_us),
-            ("total", d.timings.total_us),
-        ):
-            self.stage_seconds.labels(stage).observe(us / 1e6)
+        key = (d.strategy, d.profile, self.models.label(d.selected.model),
+               "true" if d.degraded else "false")
+        counter = self._decided.get(key)
+        if counter is None:  # bounded: strategies x profiles x model labels x 2
+            counter = self._decided[key] = self.decisions.labels(*key)
+        counter.inc()
+        t = d.timings
+        for child, us in zip(self._stages, (t.tokenize_us, t.embed_us, t.classify_us,
+                                            t.queue_us, t.total_us), strict=True):
+            child.observe(us / 1e6)
         if not (state_ok and written):
             self.state_degraded.inc()
         if sticky is not None:
