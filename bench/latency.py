@@ -233,7 +233,8 @@ def measure_server(
                                              max_seconds=args.seconds))
                     else:
                         r = asyncio.run(run_grpc(target, bodies, concurrency=c,
-                                                 max_seconds=args.seconds))
+                                                 max_seconds=args.seconds,
+                                                 channels=min(c, args.grpc_channels)))
                     s = r.summary()
                     s["cpu_ms_per_decision"] = 1000 * (cpu_s(proc.pid) - c0) / max(1, r.ok)
                     raw.setdefault((transport, c), []).append(s)
@@ -277,6 +278,8 @@ def main() -> None:
                     "(1: one worker only)")
     ap.add_argument("--seconds", type=float, default=60, help="time cap per run")
     ap.add_argument("--rest-client", default="raw", choices=["raw", "httpx"])
+    ap.add_argument("--grpc-channels", type=int, default=1, help="gRPC connections the load "
+                    "generator spreads its callers over (one reaches one worker of --workers)")
     ap.add_argument("--no-long", action="store_true", help="skip the long-conversation runs")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()

@@ -5,6 +5,7 @@ requests in flight."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections import Counter
@@ -117,15 +118,23 @@ async def run_grpc(
     concurrency: int,
     max_seconds: float,
     metadata: tuple[tuple[str, str], ...] = (),
+    channels: int = 1,
 ) -> LoadResult:
+    """``channels``: connections the callers share round-robin (each its own subchannel, so
+    ``serve --workers N`` behind SO_REUSEPORT can get more than one of them)."""
     res = LoadResult("grpc", concurrency)
     reqs = [json_format.ParseDict(b, pb.RouteRequest()) for b in bodies]
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = pb_grpc.RouterServiceStub(channel)
+    opts = [("grpc.use_local_subchannel_pool", 1)] if channels > 1 else []
+    chans = [grpc.aio.insecure_channel(target, options=opts) for _ in range(max(1, channels))]
+    try:
+        stubs = [pb_grpc.RouterServiceStub(c) for c in chans]
         queue = iter(reqs)
         stop_at = time.perf_counter() + max_seconds
 
+        pick = itertools.cycle(stubs)  # caller i uses connection i % channels
+
         async def worker() -> None:
+            stub = next(pick)
             for req in queue:
                 if time.perf_counter() > stop_at:
                     return
@@ -138,6 +147,9 @@ async def run_grpc(
                 res.add(t0, "ok", resp.timings.total_us, resp.timings.escalated)
 
         return await res.drive(worker)
+    finally:
+        for c in chans:
+            await c.close()
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

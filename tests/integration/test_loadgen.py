@@ -32,3 +32,10 @@ async def test_grpc_load_records_escalations(sidecar: Sidecar) -> None:
     bodies = [with_candidates(b, CANDIDATES) for b in mixed_requests(10, seed=4)]
     res = await run_grpc(f"127.0.0.1:{sidecar.grpc_port}", bodies, concurrency=2, max_seconds=120)
     assert res.ok == 10 and res.escalated == [False] * 10
+
+
+async def test_grpc_load_over_several_connections(sidecar: Sidecar) -> None:
+    bodies = [with_candidates(b, CANDIDATES) for b in mixed_requests(12, seed=5)]
+    res = await run_grpc(f"127.0.0.1:{sidecar.grpc_port}", bodies, concurrency=4, max_seconds=120,
+                         channels=3)
+    assert res.ok == 12 and res.statuses == {"ok": 12}
