@@ -3,13 +3,14 @@
 A scan of every stored row in float32 reads the whole matrix per query (11,170 x 256 float32 =
 11.4 MB for the default `difficulty` head): memory-bound, 0.3-0.7 ms on a busy host. Here the
 rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle): one
-integer matrix product (onnxruntime's ``MatMulInteger``, 2.9 MB read) ranks every row
+integer matrix product (onnxruntime's ``MatMulInteger``, 2.2 MB read) ranks every row
 approximately, then the ``candidates`` best of that ranking are scored again in float32 from the
 stored rows and the ``k`` best of those are returned, with their float32 similarities. So the
 similarities are the float32 ones a full scan computes; the neighbours differ from a full scan's
-only when a true neighbour falls outside the int8 ranking's ``candidates`` best (measured on
-2,000 prompts of a file the head was not trained on: 1 in 2,000 at 128 candidates;
-``tests/unit/strategies/test_scan.py`` checks the agreement, bench/engine_path.py the cost).
+only when a true neighbour falls outside the int8 ranking's ``candidates`` best: on 2,000
+prompts of a file the default heads were not trained on, never (both encoders; the kNN
+estimates within 1e-5, float rounding), ``bench/engine_path.py --agreement FILE``;
+``tests/unit/strategies/test_scan.py`` checks the agreement on harder, synthetic queries.
 Identical rows (the training set repeats some prompts, with different targets: 11,170 rows,
 8,744 distinct in the default static head) are scanned once, and equal similarities go to the
 lower row index, so a shortlist and a full scan pick the same rows.
