@@ -80,6 +80,8 @@ class Embedder:
         left = deadline_ms / 1000 - (time.perf_counter_ns() - t0) / 1e9
         if left <= 0:
             raise TimeoutError
+        if loaded.batcher.direct:  # encoded on the spot: nothing a timeout could interrupt
+            return await self.embed(loaded, text)
         return await asyncio.wait_for(self.embed(loaded, text), left)
 
 

@@ -5,6 +5,7 @@ more for at most ``wait_us`` (or until ``max_batch``), tokenizes them together, 
 into length groups so short prompts do not pad to long ones, and runs each group on one
 worker thread. Results go back to each caller's future; a caller that was cancelled (deadline,
 client gone) before its batch started is dropped; an error fails only its batch's callers.
+An inline batcher with no wait (the static encoder) encodes each prompt on the spot instead.
 """
 
 from __future__ import annotations
@@ -94,7 +95,22 @@ class Batcher:
                     job.future.set_exception(RuntimeError("the encoder batcher was stopped"))
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    @property
+    def direct(self) -> bool:
+        """Inline with no batching wait: each prompt is encoded on the spot (``embed_now``)."""
+        return self.inline and self.wait_s <= 0
+
+    def embed_now(self, text: str) -> Embedded:
+        """One prompt encoded here, on the caller's thread (a static lookup: no queue and no
+        task switch per prompt; concurrent prompts are encoded one by one)."""
+        (vec, tok_us, emb_us), = self._encode([text])
+        if self._on_batch:
+            self._on_batch(1)
+        return Embedded(vec, tok_us, emb_us, 0, 1)
+
     async def embed(self, text: str) -> Embedded:
+        if self.direct:
+            return self.embed_now(text)
         self.start()
         assert self._queue is not None
         fut: asyncio.Future[Embedded] = asyncio.get_running_loop().create_future()

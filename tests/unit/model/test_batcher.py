@@ -71,6 +71,23 @@ async def test_single_embed_matches_direct_encode(encoder: Encoder) -> None:
     assert np.linalg.norm(e.vector) == pytest.approx(1.0, abs=1e-4)
 
 
+async def test_inline_without_wait_encodes_on_the_spot(encoder: Encoder) -> None:
+    """The static tier's batcher: no collector task, each caller's prompt encoded alone."""
+    sizes: list[int] = []
+    b = Batcher(encoder, max_batch=8, wait_us=0, on_batch=sizes.append, inline=True)
+    assert b.direct and not Batcher(encoder, max_batch=8, wait_us=500, inline=True).direct
+    prompts = texts(5)
+    try:
+        results = await asyncio.gather(*(b.embed(t) for t in prompts))
+        assert b._task is None  # nothing was queued
+    finally:
+        await b.stop()
+    for text, res in zip(prompts, results, strict=True):
+        np.testing.assert_allclose(res.vector, direct(encoder, text), atol=1e-5, err_msg=text)
+        assert (res.batch_size, res.queue_us) == (1, 0)
+    assert sizes == [1] * 5
+
+
 async def test_concurrent_callers_get_their_own_vectors(encoder: Encoder) -> None:
     sizes: list[int] = []
     b = Batcher(encoder, max_batch=16, wait_us=2000, on_batch=sizes.append)
