@@ -1,9 +1,9 @@
 """A strategy's qualities, blended with feedback statistics, through the decision rule.
 
 Prediction (an onnxruntime call, a scan over thousands of rows) runs in a worker thread: on the
-event loop every concurrent request would wait behind it; strategies that declare a short,
-bounded ``predict`` (``runs_inline``: the baselines, `centroid`, `difficulty` with its int8
-scan) run on the loop, where the thread hop cost more than the prediction. The shadow strategy of an
+event loop every concurrent request would wait behind it; strategies whose ``predict`` is a few
+numbers with no scan (``runs_inline``: the baselines, `centroid`) run on the loop, where the
+thread hop would cost more than the prediction. The shadow strategy of an
 experiment is asked the same question and never fails the request.
 """
 

@@ -108,7 +108,8 @@ def quality(difficulty: np.ndarray, abilities: np.ndarray) -> np.ndarray:
 
 class DifficultyStrategy:
     name = "difficulty"
-    runs_inline = True  # ~0.1-0.3 ms: the int8 scan of strategies/scan.py, then a few numbers
+    # Not inline: its kNN scan (0.1-0.35 ms, strategies/scan.py) runs in the worker thread, as
+    # every scan does (ARCHITECTURE.md, "never block the event loop").
 
     def __init__(self, head: DifficultyHead) -> None:
         self.head = head

@@ -32,3 +32,20 @@ def test_a_head_that_does_not_load_refuses_the_bundle(
     bundle = load_bundle(broken)  # the bundle itself (hashes, encoder, centroids) is fine
     with pytest.raises(BundleError, match=r"broken: cannot load a head"):
         build_strategies(bundle)
+
+
+def test_only_scan_free_strategies_predict_on_the_event_loop() -> None:
+    """ARCHITECTURE.md: no kNN scan or onnxruntime call on the event loop. The baselines and
+    `centroid` compute a few numbers; `difficulty` (a kNN scan) and the trained heads run in
+    the worker thread (engine/ranking.py)."""
+    from routeiq_sidecar.strategies import baselines
+    from routeiq_sidecar.strategies.base import runs_inline
+    from routeiq_sidecar.strategies.centroid import CentroidStrategy
+    from routeiq_sidecar.strategies.difficulty import DifficultyStrategy
+    from routeiq_sidecar.strategies.trained import TrainedStrategy
+
+    inline = [baselines.RandomStrategy, baselines.CheapestStrategy, baselines.StrongestStrategy,
+              baselines.LengthStrategy, CentroidStrategy]
+    assert all(runs_inline(cls) for cls in inline)  # type: ignore[arg-type]
+    assert not runs_inline(DifficultyStrategy)  # type: ignore[arg-type]
+    assert not runs_inline(TrainedStrategy)  # type: ignore[arg-type]
