@@ -24,7 +24,7 @@ import numpy as np
 
 from routeiq_sidecar.bundle.default import ensure_default_bundle
 from routeiq_sidecar.bundle.loader import load_bundle
-from routeiq_sidecar.training.transfer import fold, leave_one_out, load_file
+from routeiq_sidecar.training.transfer import RULES, fold, leave_one_out, load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("routellm_mmlu", "llmrouter_9models", "routerbench_subset_11models",
@@ -35,22 +35,43 @@ def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _cell(r: dict[str, Any], key: str) -> str:
+    v = r.get(key)
+    return "-" if v is None else f"{v:.3f}"
+
+
 def table(report: dict[str, Any]) -> str:
-    lines = ["| left-out file (rows) | strong / weak | router | APGR | CPT(50) | CPT(80) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| left-out file (rows) | strong / weak | router | APGR | CPT(50) | CPT(80) "
+             "| APGR, prices only | AIQ |",
+             "|---|---|---|---|---|---|---|---|"]
     for f in report["folds"]:
         first = True
-        for name in ("difficulty", "knn", "centroid", "length", "random", "oracle"):
+        for name in (*f["routers"], *RULES):
             r = f["routers"][name] if name in f["routers"] else f[name]
             head = (f"| {f['file']} ({f['n']}) | {f['strong']} / {f['weak']} " if first
                     else "|  |  ")
             label = f"**{name}**" if name == "difficulty" else name
+            if r.get("constant"):
+                label += " (constant)"
+            prices = r.get("prices")
+            served = "-" if prices is None else _cell(prices, "apgr") + (
+                " (constant)" if prices["constant"] else "")
             lines.append(f"{head}| {label} | {r['apgr']:.3f} | {pct(r['cpt50'])} | "
-                         f"{pct(r['cpt80'])} |")
+                         f"{pct(r['cpt80'])} | {served} | {_cell(r, 'aiq')} |")
             first = False
-    m = report["mean_apgr"]
     lines.append("")
-    lines.append("Mean APGR over folds: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
+    lines.append("| router | " + " | ".join(f["file"] for f in report["folds"])
+                 + " | mean APGR | mean APGR, prices only |")
+    lines.append("|---|" + "---|" * (len(report["folds"]) + 2))
+    for name, mean in report["mean_apgr"].items():
+        vals = [(f["routers"][name] if name in f["routers"] else f[name])["apgr"]
+                for f in report["folds"]]
+        prices = report["mean_apgr_prices"].get(name)
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals)
+                     + f" | {mean:.3f} | {'-' if prices is None else f'{prices:.3f}'} |")
+    lines.append("")
+    lines.append("Best router per fold: " + ", ".join(
+        f"{k} {v}" for k, v in report["best_router"].items()))
     return "\n".join(lines)
 
 
@@ -61,15 +82,17 @@ def plot(curves: dict[str, Any], out: Path, name: str = "transfer_loo.png") -> N
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 4.2), squeeze=False)
     for ax, (name, cur) in zip(axes[0], curves.items(), strict=True):
         for router, c in cur.items():
-            ax.plot(c.strong_share, c.pgr, label=router, lw=2.0 if router == "difficulty" else 1)
+            style = "--" if router in ("structural", "irt", "mf_desc") else "-"
+            ax.plot(c.strong_share, c.pgr, style, label=router,
+                    lw=2.0 if router in ("difficulty", "length") else 0.9)
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("share of calls to the strong model")
         ax.set_ylabel("PGR")
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(out / name, dpi=110)
 
@@ -106,7 +129,8 @@ def main() -> int:
             if blend == 0.0 and k != 10:
                 continue
             vals = [fold(f, [o for o in files if o is not f], bundle,
-                         params={"blend": blend, "k": k})[0]["routers"]["difficulty"]["apgr"]
+                         params={"blend": blend, "k": k}, full=False,
+                         precision=args.precision)[0]["routers"]["difficulty"]["apgr"]
                     for f in files]
             print(f"| {blend:.2f} | {k} | " + " | ".join(f"{v:.3f}" for v in vals)
                   + f" | {np.mean(vals):.3f} |", flush=True)

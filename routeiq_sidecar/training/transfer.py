@@ -1,19 +1,20 @@
-"""Leave one file out: train the `difficulty` head on every other outcome file, measure it on
-the one left out (its test rows when it has a ``split`` column, else all rows).
+"""Leave one file out: fit every router on the other outcome files, measure it on the one left
+out (its test rows when it has a ``split`` column, else all rows).
 
-For the left-out file's strong/weak pair (training/pairs.py's default pair) each router's
-score is its difficulty (the `difficulty` strategy's quality gap is ``d * (ability_strong -
-ability_weak)``, which ranks prompts as ``d`` does whenever the strong model's descriptor is
-the higher one); reported with APGR, CPT(50), CPT(80) against ``random``, ``length`` and the
-oracle, plus ``knn`` (the head's kNN part alone, ``blend`` 1) and ``centroid`` (the old
-zero-config default's complexity score). The same code backs ``bench/transfer.py`` and
+For the left-out file's strong/weak pair (training/pairs.py's default pair) each router
+(training/transfer_routers.py: the shipped `difficulty` head and its kNN part, `centroid`, the
+heads ``train`` fits, the eval-only baselines) is served the pair as candidates, as a user would
+send them (training/transfer_served.py): with a declared quality prior saying which is the
+stronger (the headline APGR, CPT(50), CPT(80)), and with the file's prices only (APGR, and AIQ
+where the file has costs). Against the rules ``random``, ``length`` (the longer prompt goes to
+the strong model) and the oracle. The same code backs ``bench/transfer.py`` and
 ``routeiq-sidecar eval --leave-one-out``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +22,37 @@ import numpy as np
 
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.progress import progress
+from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
+from routeiq_sidecar.strategies.features import feature_matrix
 from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
-from routeiq_sidecar.training.difficulty import DEFAULTS, FilePart, fit_difficulty
+from routeiq_sidecar.training.difficulty import DEFAULTS, FilePart
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
 from routeiq_sidecar.training.metrics import pair_curve, pair_report
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.train import held_out_split
+from routeiq_sidecar.training.transfer_features import feature_table
+from routeiq_sidecar.training.transfer_routers import ROUTERS, Prompts, fit_routers, route
+from routeiq_sidecar.training.transfer_served import (
+    SETTINGS,
+    pair_aiq,
+    pair_candidates,
+    pair_figures,
+    priors,
+    served_difficulty,
+)
 
-ROUTERS = ("difficulty", "knn", "centroid")
+RULES = ("length", "random", "oracle")
 
 
 @dataclass
 class Loaded:
     name: str
+    path: Path
     ds: Dataset
     embeddings: np.ndarray
     tokens: np.ndarray
+    features: np.ndarray  # strategies/features.py (the trained heads' inputs)
+    structural: np.ndarray  # training/transfer_features.py
     test: np.ndarray  # bool mask of the evaluated rows
 
 
@@ -53,7 +69,8 @@ def load_file(path: Path, bundle: LoadedBundle, cache: Path | None, precision: s
         _, held, _ = held_out_split(ds, "field", 0, 0.2)
         ids = {ex.id for ex in held or ()}
         test = np.asarray([ex.id in ids for ex in ds.examples])
-    return Loaded(Path(path).stem, ds, emb, tokens, test)
+    return Loaded(Path(path).stem, Path(path), ds, emb, tokens, feature_matrix(sels),
+                  feature_table(ds.prompts, tokens), test)
 
 
 def part(f: Loaded) -> FilePart:
@@ -64,38 +81,82 @@ def _r(x: float) -> float | None:
     return None if not np.isfinite(x) else round(float(x), 4)
 
 
+def _prompts(left: Loaded, rows: np.ndarray, bundle: LoadedBundle) -> Prompts:
+    emb, tok = left.embeddings[rows], left.tokens[rows]
+    centroid = np.asarray([bundle.classifier.classify(v, int(t)).complexity_score
+                           for v, t in zip(emb, tok, strict=True)])
+    return Prompts(emb, tok, left.features[rows], left.structural[rows], centroid)
+
+
 def fold(left: Loaded, others: Sequence[Loaded], bundle: LoadedBundle, seed: int = 0,
-         params: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(report, curves)`` of one fold."""
+         params: dict[str, Any] | None = None, *, cache: Path | None = None,
+         precision: str = "int8", limit: int | None = None,
+         full: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(report, curves)`` of one fold (``full`` False: the difficulty routers only)."""
     p = {**DEFAULTS, **(params or {})}
-    head = fit_difficulty([part(o) for o in others], seed=seed, **p)
+    routers = fit_routers([part(o) for o in others], [o.structural for o in others],
+                          [o.path for o in others], bundle, cache=cache, precision=precision,
+                          seed=seed, params=p, limit=limit, full=full)
     ds = left.ds
     scores, costs = score_matrix(ds, ds.models), cost_matrix(ds, ds.models)
     strong, weak = default_pair(ds.models, scores[left.test], costs[left.test])
     s, w = ds.models.index(strong), ds.models.index(weak)
     rows = left.test & np.isfinite(scores[:, s]) & np.isfinite(scores[:, w])
-    emb, tok = left.embeddings[rows], left.tokens[rows]
-    routers = {
-        "difficulty": head.difficulty(emb, tok),
-        "knn": replace(head, blend=1.0).difficulty(emb, tok),
-        "centroid": np.asarray([bundle.classifier.classify(v, int(t)).complexity_score
-                                for v, t in zip(emb, tok, strict=True)]),
-    }
-    lengths = np.asarray([len(p) for p in ds.prompts], np.float64)[rows]
+    prompts = _prompts(left, rows, bundle)
+    s_sc, w_sc = scores[rows, s], scores[rows, w]
+    pair_costs = costs[rows][:, [s, w]]
+    priced = np.isfinite(pair_costs).all(axis=1)
+    lengths = np.asarray([len(t) for t in ds.prompts], np.float64)[rows]
+    rep = pair_report(lengths, s_sc, w_sc, prompt_lengths=lengths)
     out: dict[str, Any] = {"file": left.name, "trained_on": [o.name for o in others],
                            "strong": strong, "weak": weak, "n": int(rows.sum()),
-                           "params": p, "routers": {}}
+                           "n_priced": int(priced.sum()), "params": p, "routers": {}}
+    for base in RULES:
+        out[base] = {k: _r(rep[base][k]) for k in ("apgr", "cpt50", "cpt80")}
     curves: dict[str, Any] = {}
-    for name, r in routers.items():
-        rep = pair_report(r, scores[rows, s], scores[rows, w], prompt_lengths=lengths)
-        out["routers"][name] = {k: _r(rep[k]) for k in ("apgr", "cpt50", "cpt80")}
-        curves[name] = pair_curve(r, scores[rows, s], scores[rows, w])
-        for base in ("random", "length", "oracle"):
-            out[base] = {k: _r(rep[base][k]) for k in ("apgr", "cpt50", "cpt80")}
-    curves["length"] = pair_curve(lengths, scores[rows, s], scores[rows, w])
-    curves["oracle"] = pair_curve((scores[rows, s] > scores[rows, w]).astype(float),
-                                  scores[rows, s], scores[rows, w])
+    for setting in SETTINGS:
+        cands = pair_candidates([strong, weak], pair_costs, prompts.tokens,
+                                declared=setting == "declared")
+        for name, q in route(routers, prompts, cands).items():
+            entry = out["routers"].setdefault(name, {})
+            figures = pair_figures(q, s_sc, w_sc)
+            if setting == "declared":
+                entry.update(figures)
+                curves[name] = pair_curve(q[:, 0] - q[:, 1], s_sc, w_sc)
+                continue
+            entry["prices"] = {"apgr": figures["apgr"], "constant": figures["constant"]}
+            if priced.any():
+                a = pair_aiq(q[priced], np.stack([s_sc, w_sc], 1)[priced], pair_costs[priced])
+                entry["aiq"] = a["router"]
+                out["random"]["aiq"], out["oracle"]["aiq"] = a["random"], a["oracle"]
+        if setting == "prices" and priced.any():
+            d = np.minimum(1.0, np.log(prompts.tokens) / np.log(LENGTH_PIVOT_TOKENS))
+            q = served_difficulty(d, priors(cands))  # the `length` strategy as served
+            out["length"]["aiq"] = pair_aiq(q[priced], np.stack([s_sc, w_sc], 1)[priced],
+                                            pair_costs[priced])["router"]
+    curves["length"] = pair_curve(lengths, s_sc, w_sc)
+    curves["oracle"] = pair_curve((s_sc > w_sc).astype(float), s_sc, w_sc)
     return out, curves
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return _r(float(np.mean(kept))) if kept else None
+
+
+def summary(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean APGR over folds per router (declared and prices settings), the best router per
+    fold, and the shipped default's margin over `length`."""
+    names = [n for n in ROUTERS if all(n in f["routers"] for f in folds)]
+    mean = {n: _mean([f["routers"][n]["apgr"] for f in folds]) for n in names}
+    mean.update({n: _mean([f[n]["apgr"] for f in folds]) for n in RULES})
+    prices = {n: _mean([f["routers"][n]["prices"]["apgr"] for f in folds]) for n in names}
+    best = {f["file"]: max(names, key=lambda n: f["routers"][n]["apgr"] or 0.0)
+            for f in folds}
+    margins = [_r((f["routers"]["difficulty"]["apgr"] or np.nan) - (f["length"]["apgr"] or np.nan))
+               for f in folds]
+    return {"mean_apgr": mean, "mean_apgr_prices": prices, "best_router": best,
+            "difficulty_minus_length": margins}
 
 
 def leave_one_out(paths: Sequence[Path], bundle: LoadedBundle, *, cache: Path | None,
@@ -105,15 +166,9 @@ def leave_one_out(paths: Sequence[Path], bundle: LoadedBundle, *, cache: Path | 
     folds: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
     for left in progress(files, desc="leave-one-file-out folds", unit="fold"):
-        rep, cur = fold(left, [f for f in files if f is not left], bundle, seed, params)
+        rep, cur = fold(left, [f for f in files if f is not left], bundle, seed, params,
+                        cache=cache, precision=precision, limit=limit)
         folds.append(rep)
         curves[left.name] = cur
-    summary: dict[str, Any] = {}
-    for name in (*ROUTERS, "length", "random", "oracle"):
-        vals = [f["routers"][name]["apgr"] if name in ROUTERS else f[name]["apgr"]
-                for f in folds]
-        summary[name] = _r(float(np.mean([v for v in vals if v is not None])))
-    margins = [f["routers"]["difficulty"]["apgr"] - f["length"]["apgr"] for f in folds]
-    return {"folds": folds, "mean_apgr": summary,
-            "difficulty_minus_length": [_r(m) for m in margins],
+    return {"folds": folds, **summary(folds), "settings": list(SETTINGS),
             "encoder": bundle.kind, "encoder_precision": precision, "seed": seed}, curves

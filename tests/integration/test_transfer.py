@@ -11,6 +11,7 @@ import pytest
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.cli import main
 from routeiq_sidecar.training.transfer import leave_one_out
+from routeiq_sidecar.training.transfer_routers import ROUTERS
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.minilm
@@ -32,10 +33,18 @@ def test_each_fold_reports_every_router_against_the_baselines(
     assert [f["file"] for f in report["folds"]] == list(FILES)
     for f in report["folds"]:
         assert f["trained_on"] == [n for n in FILES if n != f["file"]]
-        assert set(f["routers"]) == {"difficulty", "knn", "centroid"}
+        assert set(f["routers"]) == set(ROUTERS)
         assert f["oracle"]["apgr"] > f["random"]["apgr"]
-        assert set(curves[f["file"]]) >= {"difficulty", "length", "oracle"}
+        assert f["oracle"]["aiq"] >= f["random"]["aiq"]  # both files have costs
+        for r in f["routers"].values():
+            assert r["aiq"] is not None and isinstance(r["prices"]["constant"], bool)
+        # the two files share no model: a head that knows only its training models has no
+        # prompt-dependent score for the pair, whatever the candidates declare
+        assert f["routers"]["knn"]["constant"] and f["routers"]["knn"]["apgr"] == 0.5
+        assert not f["routers"]["difficulty"]["constant"]
+        assert set(curves[f["file"]]) >= {"difficulty", "mlp", "irt", "length", "oracle"}
     assert len(report["difficulty_minus_length"]) == 2
+    assert set(report["mean_apgr_prices"]) == set(ROUTERS)
 
 
 def test_cli_leave_one_out_prints_json(minilm_bundle: LoadedBundle, tmp_path: Path,
