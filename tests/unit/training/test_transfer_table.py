@@ -12,7 +12,7 @@ import pytest
 
 from routeiq_sidecar.bundle.loader import LoadedBundle
 from routeiq_sidecar.cli import main
-from routeiq_sidecar.training.transfer import leave_one_out
+from routeiq_sidecar.training.transfer import fold, leave_one_out, load_file
 from routeiq_sidecar.training.transfer_routers import ROUTERS
 from tests.unit.training.test_train import write_data
 
@@ -71,3 +71,11 @@ def test_cli_text_report_lists_the_routers(files: list[Path], tiny_bundle_path: 
     for name in (*ROUTERS, "(length)", "APGR prices", "AIQ"):
         assert name in out
     assert "knn (constant)" in out
+
+
+def test_a_difficulty_only_fold_for_the_grid(files: list[Path], tiny_bundle: LoadedBundle) -> None:
+    loaded = [load_file(p, tiny_bundle, None, "fp32") for p in files]
+    rep, _ = fold(loaded[0], loaded[1:], tiny_bundle, params={"blend": 0.5, "k": 3}, full=False,
+                  precision="fp32")
+    assert set(rep["routers"]) == {"difficulty", "difficulty/knn", "centroid"}
+    assert rep["params"]["blend"] == 0.5 and rep["trained_on"] == ["b", "c"]
