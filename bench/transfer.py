@@ -83,13 +83,15 @@ def plot(curves: dict[str, Any], out: Path, name: str = "transfer_loo.png") -> N
 
     out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 4.2), squeeze=False)
-    for ax, (name, cur) in zip(axes[0], curves.items(), strict=True):
-        for router, c in cur.items():
+    for ax, (fold_name, cur) in zip(axes[0], curves.items(), strict=True):
+        for i, (router, c) in enumerate(cur.items()):
             style = "--" if router in ("structural", "irt", "mf_desc") else "-"
-            ax.plot(c.strong_share, c.pgr, style, label=router,
+            color = {"difficulty": "tab:blue", "length": "black", "oracle": "tab:red"}.get(
+                router, plt.get_cmap("tab20")(i % 20))
+            ax.plot(c.strong_share, c.pgr, style, label=router, color=color,
                     lw=2.0 if router in ("difficulty", "length") else 0.9)
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(fold_name, fontsize=9)
         ax.set_xlabel("share of calls to the strong model")
         ax.set_ylabel("PGR")
     axes[0][0].legend(fontsize=6, ncol=2)
