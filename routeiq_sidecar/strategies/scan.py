@@ -29,7 +29,12 @@ CANDIDATES = 128  # rows re-scored in float32 per query
 QUERY_CHUNK = 64  # queries per batch (bounds the (queries, candidates, dim) gather)
 ROW_BLOCK = 1024  # stored rows per float32 product: OpenBLAS goes multi-threaded above ~2k
 # rows, which on a busy 2-core host turned a 5 ms scan of 11k prompts into 15-75 ms
-ZERO_POINT = 128  # queries go to uint8 around this (MatMulInteger's fast kernels are u8 x s8)
+# Queries go to uint8 around ZERO_POINT with 7 bits of range (0..127 after the shift): the
+# u8 x s8 kernels of AVX2 without VNNI sum pairs of products into int16 with saturation
+# (vpmaddubsw), so a full-range query (up to 255 x 127 x 2) came out wrong on such CPUs; with
+# queries below 128 a pair is at most 2 x 127 x 127 = 32,258, exact on every kernel.
+ZERO_POINT = 64
+QUERY_LEVELS = 63.0
 OPSET, IR_VERSION = 17, 8
 
 
@@ -50,9 +55,9 @@ def _int8_session(rows_q: np.ndarray) -> ort.InferenceSession:
                                 providers=["CPUExecutionProvider"])
 
 
-def _per_row_scale(x: np.ndarray) -> np.ndarray:
+def _per_row_scale(x: np.ndarray, levels: float = 127.0) -> np.ndarray:
     peak = np.abs(x).max(axis=1)
-    return np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    return np.where(peak > 0, peak / levels, 1.0).astype(np.float32)
 
 
 class NeighbourScan:
@@ -133,8 +138,8 @@ class NeighbourScan:
     def _shortlist(self, q: np.ndarray) -> np.ndarray:
         """``(b, candidates)``: the distinct rows the int8 product ranks best for each query."""
         assert self._session is not None
-        scale = _per_row_scale(q)[:, None]
-        q8 = (np.rint(q / scale) + ZERO_POINT).astype(np.uint8)
+        scale = _per_row_scale(q, QUERY_LEVELS)[:, None]
+        q8 = (np.rint(q / scale) + ZERO_POINT).astype(np.uint8)  # 1..127
         dot = self._session.run(None, {"q": q8})[0]
         approx = dot.astype(np.float32) * self._scale  # the query's own scale ranks nothing
         m = self.candidates

@@ -34,12 +34,14 @@ def test_the_bytes_read_back_as_the_helper_built_model() -> None:
 def test_onnxruntime_runs_the_bytes() -> None:
     rng = np.random.default_rng(0)
     rows = rng.integers(-127, 128, (300, 16)).astype(np.int8)
-    q = rng.integers(0, 256, (3, 300)).astype(np.uint8)
+    # queries below 128, as strategies/scan.py sends them: AVX2's u8 x s8 kernel (no VNNI)
+    # saturates pairs of products at int16, so full-range queries are not exact everywhere
+    q = rng.integers(0, 128, (3, 300)).astype(np.uint8)
     session = ort.InferenceSession(wire.model(
         [wire.node("MatMulInteger", ["q", "rows", "zero"], ["dot"])],
         [wire.value_info("q", wire.UINT8, ["b", 300])],
         [wire.value_info("dot", wire.INT32, ["b", 16])],
-        [wire.tensor("rows", rows), wire.tensor("zero", np.asarray(128, np.uint8))],
+        [wire.tensor("rows", rows), wire.tensor("zero", np.asarray(64, np.uint8))],
         opset=17, ir_version=8, name="g"), providers=["CPUExecutionProvider"])
-    want = (q.astype(np.int64) - 128) @ rows.astype(np.int64)
+    want = (q.astype(np.int64) - 64) @ rows.astype(np.int64)
     np.testing.assert_array_equal(session.run(None, {"q": q})[0], want)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from routeiq_sidecar.strategies import scan as scan_module
 from routeiq_sidecar.strategies.difficulty import DifficultyHead
 from routeiq_sidecar.strategies.scan import NeighbourScan
 
@@ -86,3 +87,21 @@ def test_shipped_difficulty_heads_agree_with_a_full_scan() -> None:
         same = np.all(np.abs(a - b) < 1e-5, axis=1)
         assert same.mean() >= share, (name, same.mean())
         assert np.all(a <= b + 1e-5)  # a miss is always a less similar row, never a new one
+
+
+def test_the_int8_product_is_exact_at_the_extremes_of_its_range() -> None:
+    """The scan's integer product on this CPU: rows at +-127 and queries at both ends of their
+    7-bit range, where a saturating u8 x s8 kernel (AVX2 without VNNI) would be wrong."""
+    rng = np.random.default_rng(4)
+    rows = rng.choice(np.asarray([-127, 127], np.int8), (200, 64))
+    session = scan_module._int8_session(rows)
+    q = np.where(rng.random((5, 64)) < 0.5, 1, 127).astype(np.uint8)
+    q[0], q[1] = 127, 1
+    want = (q.astype(np.int64) - scan_module.ZERO_POINT) @ rows.T.astype(np.int64)
+    np.testing.assert_array_equal(session.run(None, {"q": q})[0], want)
+    # the queries the scan makes stay in that range
+    peak = NeighbourScan(_clustered(300, 64, 5))
+    unit = _clustered(20, 64, 6)
+    q8 = (np.rint(unit / scan_module._per_row_scale(unit, scan_module.QUERY_LEVELS)[:, None])
+          + scan_module.ZERO_POINT)
+    assert q8.min() >= 1 and q8.max() <= 127 and not peak.exact
