@@ -7,8 +7,10 @@ tables and the JSON report; ``--plots DIR`` draws one PGR curve figure per fold.
     # the same as: routeiq-sidecar eval --leave-one-out --data A,B,C,D --home .routeiq-home
 
 ``--grid`` also scores a small grid of (blend, k) by mean leave-one-out APGR (how the
-defaults were picked). ``--encoder static`` fits and measures on the bundle's static encoder
-(``eval --leave-one-out --encoder static``); ``--base DIR`` names that bundle.
+defaults were picked), with the similarity gate off; ``--gate-grid`` scores the gate's
+threshold and weight at the default blend and k. ``--encoder static`` fits and measures on
+the bundle's static encoder (``eval --leave-one-out --encoder static``); ``--base DIR`` names
+that bundle.
 """
 
 from __future__ import annotations
@@ -110,7 +112,9 @@ def main() -> int:
     ap.add_argument("--base", type=Path, default=None,
                     help="bundle whose encoder embeds the prompts (default: the default bundle)")
     ap.add_argument("--plots", type=Path, default=None)
-    ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--grid", action="store_true", help="score (blend, k) with the gate off")
+    ap.add_argument("--gate-grid", action="store_true",
+                    help="score the similarity gate (gate, gate_weight) at the default blend")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON report here")
     args = ap.parse_args()
     paths = [args.data_dir / f"{n}.jsonl" for n in args.files.split(",")]
@@ -123,19 +127,29 @@ def main() -> int:
     cache = args.home / "embeddings"
     report, curves = leave_one_out(paths, bundle, cache=cache, precision=args.precision)
     print(table(report))
-    if args.grid:
+    if args.grid or args.gate_grid:
         files = [load_file(p, bundle, cache, args.precision) for p in paths]
-        print("\n| blend | k | " + " | ".join(f.name for f in files) + " | mean |")
-        print("|---|---|" + "---|" * (len(files) + 1))
-        for blend, k in itertools.product((0.0, 0.2, 1 / 3, 0.5, 1.0), (10, 30, 100)):
-            if blend == 0.0 and k != 10:
-                continue
-            vals = [fold(f, [o for o in files if o is not f], bundle,
-                         params={"blend": blend, "k": k}, full=False,
-                         precision=args.precision)[0]["routers"]["difficulty"]["apgr"]
+
+        def row(label: str, params: dict[str, float]) -> None:
+            vals = [fold(f, [o for o in files if o is not f], bundle, params=params,
+                         full=False, precision=args.precision)[0]["routers"]["difficulty"]["apgr"]
                     for f in files]
-            print(f"| {blend:.2f} | {k} | " + " | ".join(f"{v:.3f}" for v in vals)
+            print(f"| {label} | " + " | ".join(f"{v:.3f}" for v in vals)
                   + f" | {np.mean(vals):.3f} |", flush=True)
+
+        names = " | ".join(f.name for f in files)
+        if args.grid:  # the blend and k, without the similarity gate
+            print(f"\n| blend | k | {names} | mean |\n|---|---|" + "---|" * (len(files) + 1))
+            for blend, k in itertools.product((0.0, 0.2, 1 / 3, 0.5, 1.0), (10, 30, 100)):
+                if blend == 0.0 and k != 10:
+                    continue
+                row(f"{blend:.2f} | {k}", {"blend": blend, "k": k, "gate": np.inf})
+        if args.gate_grid:  # the similarity gate at the default blend and k
+            print(f"\n| gate | gate_weight | {names} | mean |\n|---|---|"
+                  + "---|" * (len(files) + 1))
+            row("off | 0", {"gate": np.inf, "gate_weight": 0.0})
+            for gate, weight in itertools.product((0.7, 0.75, 0.8, 0.85), (1.0, 2.0, 4.0)):
+                row(f"{gate} | {weight:g}", {"gate": gate, "gate_weight": weight})
     if args.plots is not None:
         suffix = "" if args.encoder == "minilm" else f"-{args.encoder}"
         plot(curves, args.plots, f"transfer_loo{suffix}.png")

@@ -15,6 +15,12 @@ standardised over the training prompts, so prompts rank exactly as by the blend
 leave-one-file-out score (bench/transfer.py), while ``d`` keeps the absolute scale of the
 `length` strategy (a 20-token question is easy whatever the training prompts looked like).
 
+The similarity gate: where the ``k`` nearest stored prompts are close (their mean cosine at
+least ``gate``: in practice the same question, seen in training), the kNN's weight against
+length grows by ``gate_weight`` (``w / (1 - w)`` becomes ``w / (1 - w) + gate_weight``), since
+there the stored outcomes speak for this very prompt. Both were picked by the
+leave-one-file-out score; a head saved without them has no gate.
+
 A candidate's quality is ``1 - d * (1 - ability)``: on an easy prompt every model is near 1
 and cost decides; on a hard one quality falls to the model's ability, so stronger models pull
 ahead. ``ability`` is the model's descriptor: learned from the training data for a model the
@@ -53,31 +59,47 @@ class DifficultyHead:
     k: int = 10
     temperature: float = 0.05
     blend: float = 0.1
+    gate: float = math.inf  # mean cosine of the k nearest at which the kNN gains gate_weight
+    gate_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
         self.scan = NeighbourScan(self.embeddings)  # the k nearest rows (strategies/scan.py)
 
-    def knn(self, embeddings: np.ndarray) -> np.ndarray:
+    def neighbours(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(n,)`` kNN estimates and ``(n,)`` mean cosine of the ``k`` nearest rows."""
         idx, top = self.scan.top(np.asarray(embeddings, np.float32), self.k)
         w = np.exp((top - top.max(axis=1, keepdims=True)) / self.temperature)
         w = w * self.weights[idx]
-        return np.asarray((w * self.targets[idx]).sum(1) / w.sum(1), np.float64)
+        est = np.asarray((w * self.targets[idx]).sum(1) / w.sum(1), np.float64)
+        return est, np.asarray(top.mean(axis=1), np.float64)
+
+    def knn(self, embeddings: np.ndarray) -> np.ndarray:
+        return self.neighbours(embeddings)[0]
+
+    @property
+    def uses_knn(self) -> bool:
+        return self.blend > 0 or self.gate_weight > 0
+
+    def gated(self, closeness: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool: the prompts the similarity gate opens for."""
+        return np.asarray(closeness, np.float64) >= self.gate
 
     def difficulty(self, embeddings: np.ndarray, tokens: np.ndarray,
-                   knn: np.ndarray | None = None) -> np.ndarray:
-        """``(n,)`` difficulty in 0..1 (``knn``: precomputed estimates)."""
+                   knn: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``(n,)`` difficulty in 0..1 (``knn``: precomputed ``neighbours``)."""
         _, s_len, m_knn, s_knn = (float(v) for v in self.standard)
-        if self.blend <= 0:
-            z = np.zeros(len(tokens))
+        if not self.uses_knn:
+            z, gain = np.zeros(len(tokens)), np.zeros(len(tokens))
         else:
-            est = self.knn(embeddings) if knn is None else knn
+            est, close = self.neighbours(embeddings) if knn is None else knn
             z = (est - m_knn) / s_knn
+            gain = self.gate_weight * self.gated(close)
         if self.blend >= 1:  # the kNN part alone (a diagnostic in bench/transfer.py)
             return np.asarray(0.5 + 0.5 * np.tanh(z))
         pivot = math.log(LENGTH_PIVOT_TOKENS)
         length = np.log(np.maximum(np.asarray(tokens, np.float64), 1.0)) / pivot
-        shift = s_len / pivot * self.blend / (1 - self.blend) * z
+        shift = s_len / pivot * (self.blend / (1 - self.blend) + gain) * z
         return np.asarray(np.clip(length + shift, 0.0, 1.0))
 
     def save(self, path: Path) -> None:
@@ -86,18 +108,23 @@ class DifficultyHead:
             targets=self.targets.astype(np.float32), weights=self.weights.astype(np.float32),
             standard=self.standard,
             models=np.asarray(self.models, dtype=str), abilities=self.abilities,
-            params=np.asarray([self.k, self.temperature, self.blend], np.float64))
+            params=np.asarray([self.k, self.temperature, self.blend, self.gate,
+                               self.gate_weight], np.float64))
 
     @classmethod
     def load(cls, path: Path) -> DifficultyHead:
         with np.load(path, allow_pickle=False) as z:
             emb = z["embeddings"].astype(np.float32)
             emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12  # undo float16 rounding
-            k, temperature, blend = (float(v) for v in z["params"])
+            params = [float(v) for v in z["params"]]
+            if len(params) not in (3, 5):
+                raise BundleError(f"{path}: difficulty params must hold 3 or 5 numbers")
+            k, temperature, blend = params[:3]
+            gate, gate_weight = params[3:] if len(params) == 5 else (math.inf, 0.0)
             return cls(emb, z["targets"].astype(np.float64), z["weights"].astype(np.float64),
                        z["standard"].astype(np.float64),
                        tuple(str(m) for m in z["models"]), z["abilities"].astype(np.float64),
-                       int(k), temperature, blend)
+                       int(k), temperature, blend, gate, gate_weight)
 
 
 def quality(difficulty: np.ndarray, abilities: np.ndarray) -> np.ndarray:
@@ -136,12 +163,16 @@ class DifficultyStrategy:
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         tokens = np.asarray([max(1, inp.text.estimated_prompt_tokens)], np.float64)
-        d = float(self.head.difficulty(inp.embedding[None, :], tokens)[0])
+        head = self.head
+        near = head.neighbours(inp.embedding[None, :]) if head.uses_knn else None
+        d = float(head.difficulty(inp.embedding[None, :], tokens, near)[0])
         ability, sources = self.abilities(inp)
+        seen = ("; close to stored prompts"
+                if near is not None and head.gate_weight > 0 and head.gated(near[1])[0] else "")
         return QualityEstimate(
             quality=np.clip(quality(np.asarray([d]), ability)[0], 0.0, 1.0),
             sources=tuple(f"difficulty+{s}" for s in sources),
-            note=f"difficulty {d:.2f} (learned across outcome files)",
+            note=f"difficulty {d:.2f} (learned across outcome files{seen})",
         )
 
 

@@ -16,6 +16,7 @@ leaving itself out (it would otherwise be its own nearest neighbour).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,23 @@ from routeiq_sidecar.strategies.priors import HIGH_Q, LOW_Q
 
 # picked by the leave-one-file-out score (bench/transfer.py --grid)
 DEFAULTS = {"k": 10, "temperature": 0.05, "blend": 0.1, "max_rows": 4000}
+# The similarity gate, per encoder kind, picked by the same score (bench/transfer.py
+# --gate-grid [--encoder static]): MiniLM's cosines set prompts seen in training (mean cosine
+# of the 10 nearest >= 0.75: 2-6% of a left-out file) apart from new ones; the static
+# encoder's cosines are high for most pairs and no threshold beat the gate off.
+GATES: dict[str, dict[str, float]] = {"minilm": {"gate": 0.75, "gate_weight": 1.0}}
+NO_GATE = {"gate": math.inf, "gate_weight": 0.0}
+
+
+def gate_params(kind: str) -> tuple[float, float]:
+    """``(gate, gate_weight)`` for vectors of encoder ``kind`` (``minilm`` or ``static``)."""
+    g = GATES.get(kind, NO_GATE)
+    return g["gate"], g["gate_weight"]
+
+
+def defaults(kind: str) -> dict[str, float]:
+    """Every fitting parameter of the head for vectors of encoder ``kind``."""
+    return {**DEFAULTS, **GATES.get(kind, NO_GATE)}
 
 
 @dataclass
@@ -83,7 +101,8 @@ def _loo_knn(head: DifficultyHead) -> np.ndarray:
 
 def fit_difficulty(parts: Sequence[FilePart], *, seed: int = 0, k: int = 10,
                    temperature: float = 0.05, blend: float = 0.1,
-                   max_rows: int = 4000) -> DifficultyHead:
+                   max_rows: int = 4000, gate: float = math.inf,
+                   gate_weight: float = 0.0) -> DifficultyHead:
     rng = np.random.default_rng(seed)
     emb, tgt, wts, toks = [], [], [], []
     for part in parts:
@@ -102,7 +121,7 @@ def fit_difficulty(parts: Sequence[FilePart], *, seed: int = 0, k: int = 10,
     length = np.log(np.maximum(tokens, 1.0))
     head = DifficultyHead(np.concatenate(emb).astype(np.float32), np.concatenate(tgt),
                           weights, np.asarray([length.mean(), length.std() or 1.0, 0.0, 1.0]),
-                          models, ability, k, temperature, blend)
+                          models, ability, k, temperature, blend, gate, gate_weight)
     est = _loo_knn(head)
     head.standard[2:] = (est.mean(), est.std() or 1.0)
     return head
@@ -111,5 +130,7 @@ def fit_difficulty(parts: Sequence[FilePart], *, seed: int = 0, k: int = 10,
 def difficulty_params(head: DifficultyHead) -> dict[str, Any]:
     """The manifest entry's description of a fitted head."""
     return {"k": head.k, "temperature": head.temperature, "blend": round(head.blend, 6),
+            "gate": head.gate if math.isfinite(head.gate) else None,
+            "gate_weight": head.gate_weight,
             "rows": int(head.embeddings.shape[0]), "models": list(head.models),
             "abilities": [round(float(a), 4) for a in head.abilities]}

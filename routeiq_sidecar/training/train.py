@@ -38,7 +38,12 @@ from routeiq_sidecar.strategies.features import feature_matrix, varying_features
 from routeiq_sidecar.strategies.matching import ModelIndex
 from routeiq_sidecar.strategies.registry import with_escalation
 from routeiq_sidecar.training.data import Dataset, cost_matrix, score_matrix
-from routeiq_sidecar.training.difficulty import FilePart, difficulty_params, fit_difficulty
+from routeiq_sidecar.training.difficulty import (
+    FilePart,
+    difficulty_params,
+    fit_difficulty,
+    gate_params,
+)
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
 from routeiq_sidecar.training.fit import Fitted, Rows, fit_ensemble, fit_knn, fit_net
 from routeiq_sidecar.training.onnx_export import write_head
@@ -256,7 +261,8 @@ def train_bundle(opts: TrainOptions, *, base: LoadedBundle | None = None) -> dic
     first = loaded[kinds[0]]
     fitted = {kind: _fit_heads(loaded[kind], opts, models, fit_ds, val_ds) for kind in kinds}
     difficulty = ({kind: fit_difficulty([file_part(loaded[kind], t, opts) for t in trains],
-                                        seed=opts.seed) for kind in kinds}
+                                        seed=opts.seed, gate=gate_params(kind)[0],
+                                        gate_weight=gate_params(kind)[1]) for kind in kinds}
                   if "difficulty" in opts.strategies else {})
 
     out = Path(opts.out).resolve()

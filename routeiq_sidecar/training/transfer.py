@@ -25,7 +25,7 @@ from routeiq_sidecar.progress import progress
 from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
 from routeiq_sidecar.strategies.features import feature_matrix
 from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
-from routeiq_sidecar.training.difficulty import DEFAULTS, FilePart
+from routeiq_sidecar.training.difficulty import FilePart, defaults
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
 from routeiq_sidecar.training.metrics import pair_curve, pair_report
 from routeiq_sidecar.training.pairs import default_pair
@@ -93,7 +93,7 @@ def fold(left: Loaded, others: Sequence[Loaded], bundle: LoadedBundle, seed: int
          precision: str = "int8", limit: int | None = None,
          full: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(report, curves)`` of one fold (``full`` False: the difficulty routers only)."""
-    p = {**DEFAULTS, **(params or {})}
+    p = {**defaults(bundle.kind), **(params or {})}
     routers = fit_routers([part(o) for o in others], [o.structural for o in others],
                           [o.path for o in others], bundle, cache=cache, precision=precision,
                           seed=seed, params=p, limit=limit, full=full)

@@ -100,7 +100,7 @@ def fit_routers(parts: Sequence[FilePart], structural: Sequence[np.ndarray],
 def route(r: Routers, p: Prompts, cands: tuple[CandidateSpec, ...]) -> dict[str, np.ndarray]:
     """``{router: (rows, candidates) quality}`` of every fitted router."""
     ability = difficulty_abilities(r.difficulty, cands)
-    knn = r.difficulty.knn(p.embeddings) if r.difficulty.blend > 0 else None
+    knn = r.difficulty.neighbours(p.embeddings) if r.difficulty.uses_knn else None
     out = {
         "difficulty": served_difficulty(r.difficulty.difficulty(p.embeddings, p.tokens, knn),
                                         ability),

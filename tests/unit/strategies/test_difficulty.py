@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.strategies.base import StrategyInput
 from routeiq_sidecar.strategies.difficulty import (
     DifficultyHead,
@@ -114,3 +116,45 @@ def test_known_models_use_their_learned_ability() -> None:
     est = strategy.predict(_input(True, cands))
     assert est.sources == ("difficulty+learned", "difficulty+learned")
     assert est.quality[1] > est.quality[0]  # the learned standing, not the price
+
+
+def test_similarity_gate_weights_the_knn_on_prompts_seen_in_training(tmp_path: Path) -> None:
+    parts = _parts()
+    stored = parts[0].embeddings[:1]  # a training prompt itself: mean cosine of its 5 nearest
+    far = np.roll(_vec(True), 3)[None, :]  # orthogonal to the hard/easy axis: no close rows
+    tokens = np.asarray([50.0])
+    off = fit_difficulty(parts, k=5)
+    on = fit_difficulty(parts, k=5, gate=0.7, gate_weight=4.0)
+    assert off.gate == np.inf and not off.gated(off.neighbours(stored)[1]).any()
+    est, close = on.neighbours(stored)
+    assert on.gated(close).all() and not on.gated(on.neighbours(far)[1]).any()
+    # where the gate is open the kNN's z moves d (gate_weight more than the blend alone) ...
+    z = (est - on.standard[2]) / on.standard[3]
+    shift = on.difficulty(stored, tokens) - off.difficulty(stored, tokens)
+    expected = on.standard[1] / np.log(2048) * 4.0 * z
+    np.testing.assert_allclose(shift, np.clip(expected, -1, 1), atol=1e-9)
+    # ... and where it is shut, nothing changes
+    np.testing.assert_allclose(on.difficulty(far, tokens), off.difficulty(far, tokens))
+    on.save(tmp_path / "g.npz")
+    again = DifficultyHead.load(tmp_path / "g.npz")
+    assert (again.gate, again.gate_weight) == (0.7, 4.0)
+    note = DifficultyStrategy(on).predict(
+        StrategyInput(stored[0], SelectedText("x", 50, 1, False, False, False),
+                      Signals("factual_qa", "simple", 0.8, 0.1, 50), UNKNOWN,
+                      *capability_priors(UNKNOWN), 1)).note
+    assert "close to stored prompts" in note
+
+
+def test_a_head_saved_without_the_gate_loads_with_it_shut(tmp_path: Path) -> None:
+    head = fit_difficulty(_parts(), k=5)
+    head.save(tmp_path / "d.npz")
+    with np.load(tmp_path / "d.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["params"] = arrays["params"][:3]  # a head written before the gate existed
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    old = DifficultyHead.load(tmp_path / "old.npz")
+    assert old.gate == np.inf and old.gate_weight == 0.0
+    arrays["params"] = arrays["params"][:2]
+    np.savez_compressed(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(BundleError, match="3 or 5 numbers"):
+        DifficultyHead.load(tmp_path / "bad.npz")
