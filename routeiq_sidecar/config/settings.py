@@ -120,7 +120,10 @@ class Settings(BaseSettings):
     )
 
     # --- batching
-    max_batch_size: int = Field(32, ge=1, le=512, description="Most prompts in one encoder call.")
+    max_batch_size: int = Field(
+        32, ge=1, le=512,
+        description="Most prompts in one encoder call (and in one batched strategy prediction).",
+    )
     batch_wait_us: int = Field(
         0,
         ge=0,

@@ -3,7 +3,8 @@
 Prediction (an onnxruntime call, a scan over thousands of rows) runs in a worker thread: on the
 event loop every concurrent request would wait behind it; strategies whose ``predict`` is a few
 numbers with no scan (``runs_inline``: the baselines, `centroid`) run on the loop, where the
-thread hop would cost more than the prediction. The shadow strategy of an
+thread hop would cost more than the prediction; strategies with ``predict_many`` predict
+concurrent requests together (engine/coalesce.py). The shadow strategy of an
 experiment is asked the same question and never fails the request.
 """
 
@@ -12,15 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from routeiq_sidecar.config import Settings
 from routeiq_sidecar.engine import learning
+from routeiq_sidecar.engine.coalesce import Coalescer
 from routeiq_sidecar.engine.decide import Constraints, rank, resolve_lambda
 from routeiq_sidecar.engine.experiments import Assignment
 from routeiq_sidecar.engine.state_io import StateView
-from routeiq_sidecar.strategies.base import Strategy, StrategyInput, runs_inline
+from routeiq_sidecar.strategies.base import (
+    QualityEstimate,
+    Strategy,
+    StrategyInput,
+    runs_inline,
+)
 from routeiq_sidecar.types import Score
 
 log = logging.getLogger("routeiq.engine")
@@ -49,12 +58,27 @@ class Ranker:
     def __init__(self, settings: Settings, learning_cfg: learning.LearningConfig) -> None:
         self.settings = settings
         self.learning = learning_cfg
+        # strategies with predict_many: concurrent predictions share one call; by strategy
+        # object, so a reload's new strategies get their own (and the old ones go with them)
+        self._coalescers: weakref.WeakKeyDictionary[Strategy, Coalescer[StrategyInput, Any]] = (
+            weakref.WeakKeyDictionary())
+
+    async def _predict(self, strategy: Strategy, sinp: StrategyInput) -> QualityEstimate:
+        if runs_inline(strategy):
+            return strategy.predict(sinp)
+        many = getattr(strategy, "predict_many", None)
+        if many is None:
+            return await asyncio.to_thread(strategy.predict, sinp)
+        co = self._coalescers.get(strategy)
+        if co is None:
+            co = self._coalescers[strategy] = Coalescer(many, self.settings.max_batch_size)
+        est: QualityEstimate = await co(sinp)
+        return est
 
     async def rank(self, strategies: Mapping[str, Strategy], name: str, q: Question) -> Ranked:
         sinp = q.sinp
         strategy = strategies[name]
-        est = (strategy.predict(sinp) if runs_inline(strategy)
-               else await asyncio.to_thread(strategy.predict, sinp))
+        est = await self._predict(strategy, sinp)
         quality, sources, learned = est.quality, est.sources, False
         if q.state.stats and learning.learns(name, self.learning):
             b = learning.blend(

@@ -33,6 +33,7 @@ hard ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,18 +163,28 @@ class DifficultyStrategy:
         return out, sources
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
-        tokens = np.asarray([max(1, inp.text.estimated_prompt_tokens)], np.float64)
+        return self.predict_many([inp])[0]
+
+    def predict_many(self, inps: Sequence[StrategyInput]) -> list[QualityEstimate]:
+        """``predict`` for several prompts with one kNN scan (engine/coalesce.py)."""
         head = self.head
-        near = head.neighbours(inp.embedding[None, :]) if head.uses_knn else None
-        d = float(head.difficulty(inp.embedding[None, :], tokens, near)[0])
-        ability, sources = self.abilities(inp)
-        seen = ("; close to stored prompts"
-                if near is not None and head.gate_weight > 0 and head.gated(near[1])[0] else "")
-        return QualityEstimate(
-            quality=np.clip(quality(np.asarray([d]), ability)[0], 0.0, 1.0),
-            sources=tuple(f"difficulty+{s}" for s in sources),
-            note=f"difficulty {d:.2f} (learned across outcome files{seen})",
-        )
+        emb = np.stack([inp.embedding for inp in inps])
+        tokens = np.asarray([max(1, inp.text.estimated_prompt_tokens) for inp in inps],
+                            np.float64)
+        near = head.neighbours(emb) if head.uses_knn else None
+        ds = head.difficulty(emb, tokens, near)
+        gated = (head.gated(near[1]) if near is not None and head.gate_weight > 0
+                 else np.zeros(len(inps), bool))
+        out = []
+        for inp, d, seen in zip(inps, ds, gated, strict=True):
+            ability, sources = self.abilities(inp)
+            out.append(QualityEstimate(
+                quality=np.clip(quality(np.asarray([d]), ability)[0], 0.0, 1.0),
+                sources=tuple(f"difficulty+{s}" for s in sources),
+                note=f"difficulty {float(d):.2f} (learned across outcome files"
+                     f"{'; close to stored prompts' if seen else ''})",
+            ))
+        return out
 
 
 def load_difficulty(bundle: BundleHeads) -> DifficultyStrategy | None:

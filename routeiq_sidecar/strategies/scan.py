@@ -93,8 +93,6 @@ class NeighbourScan:
         float32 similarities."""
         q = np.ascontiguousarray(queries, np.float32)
         k = max(1, min(int(k), len(self.rows)))
-        if len(q) == 1 and self._session is not None and k <= self.candidates:
-            return self._one(q, k)
         idx = np.empty((len(q), k), np.int64)
         sims = np.empty((len(q), k), np.float32)
         for i in range(0, len(q), QUERY_CHUNK):
@@ -103,23 +101,27 @@ class NeighbourScan:
                 groups = np.broadcast_to(np.arange(len(self._distinct)),
                                          (len(part), len(self._distinct)))
                 s = np.concatenate([blk @ part.T for blk in self._blocks]).T
-            else:
-                groups = self._shortlist(part)
-                s = np.matmul(self._distinct[groups], part[:, :, None])[:, :, 0]
-            best = np.lexsort((groups, -s), axis=1)[:, :k]  # groups number in row order
-            idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(
-                np.take_along_axis(groups, best, axis=1), np.take_along_axis(s, best, axis=1), k)
+                best = np.lexsort((groups, -s), axis=1)[:, :k]  # groups number in row order
+                idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(
+                    np.take_along_axis(groups, best, axis=1),
+                    np.take_along_axis(s, best, axis=1), k)
+                continue
+            # one int8 product for the chunk, then each query alone: a query's answer is the
+            # same bits whatever else was in its batch (engine/coalesce.py batches decisions)
+            for j, (qj, g) in enumerate(zip(part, self._shortlist(part), strict=True)):
+                idx[i + j], sims[i + j] = self._one(qj, g, k)
         return idx, sims
 
-    def _one(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``top`` of one query (a decision): the same steps, without the batch bookkeeping."""
-        groups = self._shortlist(q)[0]
-        s = self._distinct[groups] @ q[0]
+    def _one(self, q: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``top`` of one query ``(dim,)`` from its shortlist: the batch path's steps, without
+        its bookkeeping."""
+        s = self._distinct[groups] @ q
         best = np.lexsort((groups, -s))[:k]
         g, top = groups[best], s[best]
         if self._counts[g].max() == 1:
-            return self._members[self._starts[g]][None], top[None]
-        return self._expand(g[None], top[None], k)
+            return self._members[self._starts[g]], top
+        i, t = self._expand(g[None], top[None], k)
+        return i[0], t[0]
 
     def _expand(self, groups: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows of the ``k`` best groups: each group's first ``k`` members."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +159,25 @@ def test_a_head_saved_without_the_gate_loads_with_it_shut(tmp_path: Path) -> Non
     np.savez_compressed(tmp_path / "bad.npz", **arrays)
     with pytest.raises(BundleError, match="3 or 5 numbers"):
         DifficultyHead.load(tmp_path / "bad.npz")
+
+
+def test_predicting_several_prompts_at_once_gives_each_its_own_answer() -> None:
+    strategy = DifficultyStrategy(fit_difficulty(_parts(), k=5, blend=0.5, gate=0.7,
+                                                 gate_weight=2.0))
+    cands = (CandidateSpec("s", "provider/small-a", 5.0, 5.0), *UNKNOWN)
+    inps = [_input(h, cands) for h in (True, False, False, True)]
+    inps.append(StrategyInput(_parts()[0].embeddings[0], SelectedText("x", 50, 1, False, False,
+                                                                        False),
+                              Signals("factual_qa", "simple", 0.8, 0.1, 50), cands,
+                              *capability_priors(cands), 1))  # a stored prompt: gate open
+    many = strategy.predict_many(inps)
+    assert len(many) == len(inps)
+    for inp, est in zip(inps, many, strict=True):
+        one = strategy.predict(inp)
+        np.testing.assert_array_equal(est.quality, one.quality)
+        assert (est.sources, est.note) == (one.sources, one.note)
+    assert "close to stored prompts" in many[-1].note
+    far = replace(inps[0], embedding=np.roll(_vec(True), 3))  # no close rows: gate shut
+    both = strategy.predict_many([far, inps[-1]])
+    assert "close to stored prompts" not in both[0].note
+    assert "close to stored prompts" in both[1].note

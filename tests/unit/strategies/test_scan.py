@@ -53,10 +53,13 @@ def test_one_query_at_a_time_equals_the_batch() -> None:
     q = _near(rows, 130, 3)  # more than one query chunk
     scan = NeighbourScan(rows)
     idx, sims = scan.top(q, 7)
-    for i in (0, 64, 129):
+    for i in (0, 5, 64, 129):  # the same bits, whatever else was in the batch
         one_idx, one_sims = scan.top(q[i : i + 1], 7)
-        np.testing.assert_array_equal(np.sort(one_idx[0]), np.sort(idx[i]))
-        np.testing.assert_allclose(np.sort(one_sims[0]), np.sort(sims[i]), atol=1e-6)
+        np.testing.assert_array_equal(one_idx[0], idx[i])
+        np.testing.assert_array_equal(one_sims[0], sims[i])
+        few_idx, few_sims = scan.top(q[[i, 3, 7]], 7)
+        np.testing.assert_array_equal(few_idx[0], idx[i])
+        np.testing.assert_array_equal(few_sims[0], sims[i])
 
 
 def test_few_rows_or_large_k_scan_every_row() -> None:
