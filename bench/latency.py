@@ -10,7 +10,9 @@ bounded in requests and time.
 Each cell runs ``--repeat`` times on the same server (interleaved: every level and transport
 once, then again) and reports the median of each figure; the raw runs are in the JSON. The REST
 load comes from a minimal keep-alive HTTP client (``--rest-client httpx`` for httpx): on a
-2-core machine the load generator shares the cores with the server it measures. Server CPU per
+2-core machine the load generator shares the cores with the server it measures; ``--h2load``
+adds gRPC cells loaded by nghttp2's h2load (C, ~0.1 ms of client CPU per call against grpc.aio's
+0.2-0.5 ms; bench/grpc_h2load.py), transport ``grpc-h2load``. Server CPU per
 decision (user + system time of the server's processes over a cell, divided by its answers) is
 the figure least moved by other load on the machine.
 
@@ -26,6 +28,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +41,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from grpc_h2load import H2LOAD_PROMPTS, framed, h2load_cell, pick_prompts  # noqa: E402
 
 from routeiq_sidecar.bundle.default import ensure_default_bundle  # noqa: E402
 from routeiq_sidecar.bundle.loader import encoder_for  # noqa: E402
@@ -219,6 +224,7 @@ def measure_server(
     base, target = f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}"
     out: dict[str, Any] = {"tier": tier, "workers": workers, "cold_start_s": cold}
     raw: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    h2_bodies = [framed(b) for b in pick_prompts(bodies, H2LOAD_PROMPTS)]
     try:
         warm = bodies[:50]
         asyncio.run(rest(base, warm, concurrency=4, max_seconds=30))
@@ -240,6 +246,10 @@ def measure_server(
                     raw.setdefault((transport, c), []).append(s)
                     if transport == "rest" and c == 1 and not sequential_escalations:
                         sequential_escalations = r.escalated  # in the prompts' order
+                if args.h2load and c >= len(h2_bodies):
+                    s = h2load_cell(args.h2load, proc.pid, http_port, grpc_port, h2_bodies, c,
+                                    args.h2load_requests, cpu_s)
+                    raw.setdefault(("grpc-h2load", s["concurrency"]), []).append(s)
         out["rss_mb_after_load"] = rss_mb(proc.pid)
         out["pss_mb_after_load"] = pss_mb(proc.pid)
         out["escalated_by_prompt"] = sequential_escalations
@@ -281,6 +291,11 @@ def main() -> None:
     ap.add_argument("--grpc-channels", type=int, default=1, help="gRPC connections the load "
                     "generator spreads its callers over (one reaches one worker of --workers)")
     ap.add_argument("--no-long", action="store_true", help="skip the long-conversation runs")
+    ap.add_argument("--h2load", nargs="?", const=shutil.which("h2load") or "h2load",
+                    default=None, help="also load gRPC with nghttp2's h2load (C, "
+                    "bench/grpc_h2load.py; optional path) at every level >= 8")
+    ap.add_argument("--h2load-requests", type=int, default=1000,
+                    help="requests per h2load process (one per prompt) per run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
 
@@ -349,12 +364,13 @@ def targets(rep: dict[str, Any]) -> dict[str, Any]:
         out["static_rest_c1_p50_minus_bare_ms (<= 0.5)"] = (
             static_rest["p50_ms"] - rep["bare"]["static"]["p50_ms"])
     grpc_static = [r for s in rep["servers"] if s["tier"] == "static" for r in s["cells"]
-                   if r["transport"] == "grpc"]
+                   if r["transport"].startswith("grpc")]  # grpc.aio's load, or h2load's
     if grpc_static:
         best = max(grpc_static, key=lambda r: r["throughput_rps"])
         workers = next(s["workers"] for s in rep["servers"] if best in s["cells"])
         out["static_grpc_best_decisions_per_s (>= 2000)"] = best["throughput_rps"]
-        out["static_grpc_best_at"] = f"c={best['concurrency']}, workers={workers}"
+        out["static_grpc_best_at"] = (f"c={best['concurrency']}, workers={workers}, "
+                                      f"{best['transport']}")
         out["static_grpc_errors"] = sum(r["errors"] for r in grpc_static)
     for s in rep["servers"]:
         if s["workers"] != 1:
