@@ -20,20 +20,18 @@ Out = TypeVar("Out")
 
 
 class Coalescer(Generic[In, Out]):
-    def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+    def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32) -> None:
         self._fn = fn
         self.max_batch = max(1, int(max_batch))
-        self._on_batch = on_batch
         self._waiting: list[tuple[In, asyncio.Future[Out]]] = []
-        self._running = False
+        self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps weak refs only
 
     async def __call__(self, item: In) -> Out:
-        fut: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Out] = loop.create_future()
         self._waiting.append((item, fut))
-        if not self._running:
-            self._running = True
-            asyncio.get_running_loop().create_task(self._drain())
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain())
         return await fut
 
     async def _drain(self) -> None:
@@ -45,8 +43,6 @@ class Coalescer(Generic[In, Out]):
                 take = [(item, fut) for item, fut in take if not fut.done()]
                 if not take:
                     continue
-                if self._on_batch is not None:
-                    self._on_batch(len(take))
                 try:
                     out = await loop.run_in_executor(None, self._fn, [i for i, _ in take])
                     if len(out) != len(take):
@@ -61,4 +57,4 @@ class Coalescer(Generic[In, Out]):
                     if not fut.done():
                         fut.set_result(res)
         finally:
-            self._running = False
+            self._drainer = None
