@@ -1,4 +1,4 @@
-"""A one-node ONNX model written straight to protobuf bytes, for onnxruntime to load.
+"""A small ONNX model written straight to protobuf bytes, for onnxruntime to load.
 
 Serving never imports the ``onnx`` package (tests/unit/test_serving_imports.py): it is the
 exporter's, and slow to import. The int8 neighbour scan (strategies/scan.py) builds its graph
@@ -9,15 +9,19 @@ with ``onnx`` and checks them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-UINT8, INT8, INT32 = 2, 3, 6  # TensorProto.DataType
-_DTYPES = {np.dtype(np.uint8): UINT8, np.dtype(np.int8): INT8, np.dtype(np.int32): INT32}
+FLOAT, UINT8, INT8, INT32, INT64 = 1, 2, 3, 6, 7  # TensorProto.DataType
+_DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.uint8): UINT8, np.dtype(np.int8): INT8,
+           np.dtype(np.int32): INT32, np.dtype(np.int64): INT64}
+_ATTR_INT = 2  # AttributeProto.AttributeType.INT
 
 
 def _varint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("negative varints are not written here")
     out = bytearray()
     while True:
         b, n = n & 0x7F, n >> 7
@@ -48,9 +52,13 @@ def value_info(name: str, elem_type: int, shape: Sequence[int | str]) -> bytes:
     return _bytes(1, name) + _bytes(2, _bytes(1, _int(1, elem_type) + _bytes(2, dims)))
 
 
-def node(op_type: str, inputs: Sequence[str], outputs: Sequence[str]) -> bytes:
+def node(op_type: str, inputs: Sequence[str], outputs: Sequence[str],
+         ints: Mapping[str, int] | None = None) -> bytes:
+    """``NodeProto``; ``ints``: its integer attributes (name, i, type)."""
+    attrs = b"".join(_bytes(5, _bytes(1, k) + _int(3, v) + _int(20, _ATTR_INT))
+                     for k, v in (ints or {}).items())
     return (b"".join(_bytes(1, i) for i in inputs) + b"".join(_bytes(2, o) for o in outputs)
-            + _bytes(4, op_type))
+            + _bytes(4, op_type) + attrs)
 
 
 def model(nodes: Sequence[bytes], inputs: Sequence[bytes], outputs: Sequence[bytes],

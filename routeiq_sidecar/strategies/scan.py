@@ -2,18 +2,23 @@
 
 A scan of every stored row in float32 reads the whole matrix per query (11,170 x 256 float32 =
 11.4 MB for the default `difficulty` head): memory-bound, 0.3-0.7 ms on a busy host. Here the
-rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle): one
-integer matrix product (onnxruntime's ``MatMulInteger``, 2.2 MB read) ranks every row
-approximately, then the ``candidates`` best of that ranking are scored again in float32 from the
-stored rows and the ``k`` best of those are returned, with their float32 similarities. So the
-similarities are the float32 ones a full scan computes; the neighbours differ from a full scan's
-only when a true neighbour falls outside the int8 ranking's ``candidates`` best: on 2,000
-prompts of a file the default heads were not trained on, never (both encoders; the kNN
-estimates within 1e-5, float rounding), ``bench/engine_path.py --agreement FILE``;
+rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle), and
+one onnxruntime graph per call does the whole search: an integer matrix product
+(``MatMulInteger``, 2.2 MB read) ranks every row approximately, ``TopK`` keeps the
+``candidates`` best, those are scored again in float32 from the stored rows (``Gather``,
+``MatMul``) and a second ``TopK`` keeps the ``k`` best, with their float32 similarities. So
+the similarities are the float32 ones a full scan computes (to float rounding); the neighbours
+differ from a full scan's only when a true neighbour falls outside the int8 ranking's
+``candidates`` best: on 2,000 prompts of a file the default heads were not trained on, never
+(both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py --agreement FILE``;
 ``tests/unit/strategies/test_scan.py`` checks the agreement on harder, synthetic queries.
-Identical rows (the training set repeats some prompts, with different targets: 11,170 rows,
-8,744 distinct in the default static head) are scanned once, and equal similarities go to the
-lower row index, so a shortlist and a full scan pick the same rows.
+Numpy around one graph call (a shortlist, then a re-score in numpy) cost twice the graph:
+242 -> 131 us per query, warm (bench/engine_path.py).
+
+Each query's search is its own slice of every node, so its answer is the same bits whatever
+else was in the batch (engine/coalesce.py batches decisions). Identical rows (the training set
+repeats some prompts, with different targets: 11,170 rows, 8,744 distinct in the default static
+head) are scanned once; equal similarities among the ``k`` go to the lower row index.
 
 With no more rows than ``candidates`` (or ``exact=True``) every row is scored in float32.
 """
@@ -38,21 +43,59 @@ QUERY_LEVELS = 63.0
 OPSET, IR_VERSION = 17, 8
 
 
-def _int8_session(rows_q: np.ndarray) -> ort.InferenceSession:
-    """``(b, dim) uint8 -> (b, n) int32``: the query (less ``ZERO_POINT``) times every row."""
-    n, dim = rows_q.shape
+def _search_session(rows_q: np.ndarray, scale: np.ndarray, rows: np.ndarray,
+                    candidates: int) -> ort.InferenceSession:
+    """``q8 (b, dim) uint8, qf (b, dim) float32, k (1,) int64 -> groups (b, k) int64, sims
+    (b, k) float32``: the int8 ranking of every row, its ``candidates`` best re-scored in
+    float32, the ``k`` best of those."""
+    dim = rows_q.shape[1]
+    nodes = [
+        wire.node("MatMulInteger", ["q8", "rows_q", "zero"], ["dot"]),  # (b, n) int32
+        wire.node("Cast", ["dot"], ["dot_f"], {"to": wire.FLOAT}),
+        wire.node("Mul", ["dot_f", "scale"], ["approx"]),  # the query's own scale ranks nothing
+        wire.node("TopK", ["approx", "candidates"], ["_approx_top", "short"]),  # (b, c)
+        wire.node("Gather", ["rows", "short"], ["cand"], {"axis": 0}),  # (b, c, dim)
+        wire.node("Unsqueeze", ["qf", "last"], ["q_col"]),  # (b, dim, 1)
+        wire.node("MatMul", ["cand", "q_col"], ["sims_col"]),  # (b, c, 1)
+        wire.node("Squeeze", ["sims_col", "last"], ["short_sims"]),
+        wire.node("TopK", ["short_sims", "k"], ["sims", "pos"]),  # (b, k), best first
+        wire.node("GatherElements", ["short", "pos"], ["groups"], {"axis": 1}),
+    ]
     model = wire.model(
+        nodes,
+        [wire.value_info("q8", wire.UINT8, ["b", dim]),
+         wire.value_info("qf", wire.FLOAT, ["b", dim]),
+         wire.value_info("k", wire.INT64, [1])],
+        [wire.value_info("groups", wire.INT64, ["b", "k_out"]),
+         wire.value_info("sims", wire.FLOAT, ["b", "k_out"])],
+        [wire.tensor("rows_q", np.ascontiguousarray(rows_q.T)),
+         wire.tensor("zero", np.asarray(ZERO_POINT, np.uint8)),
+         wire.tensor("scale", np.asarray(scale, np.float32)),
+         wire.tensor("candidates", np.asarray([candidates], np.int64)),
+         wire.tensor("rows", np.ascontiguousarray(rows, np.float32)),
+         wire.tensor("last", np.asarray([2], np.int64))],
+        opset=OPSET, ir_version=IR_VERSION, name="neighbour_search")
+    return _session(model)
+
+
+def _int8_session(rows_q: np.ndarray) -> ort.InferenceSession:
+    """``(b, dim) uint8 -> (b, n) int32``: the query (less ``ZERO_POINT``) times every row
+    (the search graph's first node alone, for the exactness test)."""
+    n, dim = rows_q.shape
+    return _session(wire.model(
         [wire.node("MatMulInteger", ["q", "rows", "zero"], ["dot"])],
         [wire.value_info("q", wire.UINT8, ["b", dim])],
         [wire.value_info("dot", wire.INT32, ["b", n])],
         [wire.tensor("rows", rows_q.T), wire.tensor("zero", np.asarray(ZERO_POINT, np.uint8))],
-        opset=OPSET, ir_version=IR_VERSION, name="int8_scan")
+        opset=OPSET, ir_version=IR_VERSION, name="int8_scan"))
+
+
+def _session(model: bytes) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model, sess_options=opts,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def _per_row_scale(x: np.ndarray, levels: float = 127.0) -> np.ndarray:
@@ -79,14 +122,19 @@ class NeighbourScan:
         d = self._distinct
         self._blocks = [d[i : i + ROW_BLOCK] for i in range(0, len(d), ROW_BLOCK)]
         self._session: ort.InferenceSession | None = None
-        self._scale = np.ones(0, np.float32)
         if not exact and len(d) > self.candidates:
-            self._scale = _per_row_scale(d)
-            self._session = _int8_session(np.rint(d / self._scale[:, None]).astype(np.int8))
+            scale = _per_row_scale(d)
+            self._session = _search_session(np.rint(d / scale[:, None]).astype(np.int8), scale,
+                                            d, self.candidates)
 
     @property
     def exact(self) -> bool:
         return self._session is None
+
+    @property
+    def scanned_bytes(self) -> int:
+        """What one query reads of the stored rows: int8, or float32 for an exact scan."""
+        return int(self._distinct.size) * (4 if self.exact else 1)
 
     def top(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(b, k)`` row indices, most similar first (ties: the lower index), and their
@@ -106,22 +154,10 @@ class NeighbourScan:
                     np.take_along_axis(groups, best, axis=1),
                     np.take_along_axis(s, best, axis=1), k)
                 continue
-            # one int8 product for the chunk, then each query alone: a query's answer is the
-            # same bits whatever else was in its batch (engine/coalesce.py batches decisions)
-            for j, (qj, g) in enumerate(zip(part, self._shortlist(part), strict=True)):
-                idx[i + j], sims[i + j] = self._one(qj, g, k)
+            # one graph call for the chunk; each query's answer is its own slice
+            g, top = self._search(part, k)
+            idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(g, top, k)
         return idx, sims
-
-    def _one(self, q: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``top`` of one query ``(dim,)`` from its shortlist: the batch path's steps, without
-        its bookkeeping."""
-        s = self._distinct[groups] @ q
-        best = np.lexsort((groups, -s))[:k]
-        g, top = groups[best], s[best]
-        if self._counts[g].max() == 1:
-            return self._members[self._starts[g]], top
-        i, t = self._expand(g[None], top[None], k)
-        return i[0], t[0]
 
     def _expand(self, groups: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows of the ``k`` best groups: each group's first ``k`` members."""
@@ -137,12 +173,16 @@ class NeighbourScan:
         return (np.take_along_axis(rows, pick, axis=1),
                 np.take_along_axis(sims, pick, axis=1).astype(np.float32))
 
-    def _shortlist(self, q: np.ndarray) -> np.ndarray:
-        """``(b, candidates)``: the distinct rows the int8 product ranks best for each query."""
+    def _search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(b, k)`` distinct-row groups, most similar first (ties: the lower group), and
+        their float32 similarities."""
         assert self._session is not None
         scale = _per_row_scale(q, QUERY_LEVELS)[:, None]
         q8 = (np.rint(q / scale) + ZERO_POINT).astype(np.uint8)  # 1..127
-        dot = self._session.run(None, {"q": q8})[0]
-        approx = dot.astype(np.float32) * self._scale  # the query's own scale ranks nothing
-        m = self.candidates
-        return np.argpartition(-approx, m - 1, axis=1)[:, :m]
+        groups, sims = self._session.run(None, {"q8": q8, "qf": q,
+                                                "k": np.asarray([k], np.int64)})
+        if (np.diff(sims, axis=1) == 0).any():  # equal similarities: the lower group first
+            order = np.lexsort((groups, -sims), axis=1)
+            groups = np.take_along_axis(groups, order, axis=1)
+            sims = np.take_along_axis(sims, order, axis=1)
+        return groups, sims

@@ -95,3 +95,45 @@ async def test_a_wrong_number_of_answers_is_an_error() -> None:
     co2: Coalescer[int, int] = Coalescer(lambda items: [])
     with pytest.raises(RuntimeError, match="0 answers for 1 inputs"):
         await co2(1)
+
+
+class Where:
+    """``fn`` that records, per run, its inputs and whether it ran on the caller's thread."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.runs: list[tuple[list[int], bool]] = []
+        self.loop_thread = threading.get_ident()
+        self.fail_on = fail_on
+
+    def __call__(self, items: Sequence[int]) -> list[int]:
+        self.runs.append((list(items), threading.get_ident() == self.loop_thread))
+        if self.fail_on in items:
+            raise ValueError(f"bad item {self.fail_on}")
+        return [10 * i for i in items]
+
+
+async def test_small_runs_stay_on_the_loop_and_large_ones_go_to_a_thread() -> None:
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where, max_batch=8, inline_max=2)
+    assert await co(1) == 10  # alone: on the loop
+    # callers reaching the coalescer in the same turn of the loop share one run
+    assert await asyncio.gather(co(2), co(3)) == [20, 30]
+    assert await asyncio.gather(*(co(i) for i in range(4, 9))) == [40, 50, 60, 70, 80]
+    assert where.runs == [([1], True), ([2, 3], True), ([4, 5, 6, 7, 8], False)]
+    assert (co.inline_runs, co.thread_runs) == (2, 1)
+
+
+async def test_inline_max_zero_runs_everything_in_a_thread() -> None:
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where, inline_max=0)
+    assert await co(1) == 10
+    assert where.runs == [([1], False)]
+
+
+async def test_an_inline_error_fails_only_its_run() -> None:
+    where = Where(fail_on=2)
+    co: Coalescer[int, int] = Coalescer(where, inline_max=4)
+    results = await asyncio.gather(co(1), co(2), return_exceptions=True)
+    assert isinstance(results[1], ValueError) and isinstance(results[0], ValueError)
+    assert await co(3) == 30  # the next run is unaffected
+    assert [inline for _, inline in where.runs] == [True, True]

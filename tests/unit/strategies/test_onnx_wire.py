@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from routeiq_sidecar.strategies import onnx_wire as wire
@@ -45,3 +46,30 @@ def test_onnxruntime_runs_the_bytes() -> None:
         opset=17, ir_version=8, name="g"), providers=["CPUExecutionProvider"])
     want = (q.astype(np.int64) - 64) @ rows.astype(np.int64)
     np.testing.assert_array_equal(session.run(None, {"q": q})[0], want)
+
+
+def test_integer_attributes_and_float_tensors_read_back() -> None:
+    scale = np.asarray([0.5, 2.0], np.float32)
+    k = np.asarray([1], np.int64)
+    got = onnx.load_from_string(wire.model(
+        [wire.node("Cast", ["x"], ["xf"], {"to": wire.FLOAT}),
+         wire.node("Mul", ["xf", "scale"], ["y"]),
+         wire.node("TopK", ["y", "k"], ["v", "i"], {"axis": 1})],
+        [wire.value_info("x", wire.INT32, ["b", 2])],
+        [wire.value_info("i", wire.INT64, ["b", 1])],
+        [wire.tensor("scale", scale), wire.tensor("k", k)],
+        opset=17, ir_version=8, name="g"))
+    onnx.checker.check_model(got, full_check=True)
+    want = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["xf", "scale"], ["y"]),
+         helper.make_node("TopK", ["y", "k"], ["v", "i"], axis=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.INT32, ["b", 2])],
+        [helper.make_tensor_value_info("i", TensorProto.INT64, ["b", 1])],
+        [numpy_helper.from_array(scale, "scale"), numpy_helper.from_array(k, "k")])
+    assert got.graph == want
+    session = ort.InferenceSession(got.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.asarray([[3, 1], [1, 3]], np.int32)  # scaled: 1.5, 2.0 and 0.5, 6.0
+    np.testing.assert_array_equal(session.run(None, {"x": x})[0], [[1], [1]])
+    with pytest.raises(ValueError, match="negative"):
+        wire.node("TopK", ["y", "k"], ["v", "i"], {"axis": -1})
