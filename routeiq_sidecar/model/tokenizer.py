@@ -18,10 +18,11 @@ class BatchTokenizer:
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids and attention mask, int64, padded only to the longest text of this batch."""
-        encs = self._tok.encode_batch(texts, add_special_tokens=True)
-        if len(encs) == 1:  # one prompt (most decisions): no padding to do
-            ids = np.asarray([encs[0].ids], dtype=np.int64)
+        if len(texts) == 1:  # one prompt (most decisions): no padding, and no batch dispatch
+            ids = np.asarray([self._tok.encode(texts[0], add_special_tokens=True).ids],
+                             dtype=np.int64)
             return ids, np.ones_like(ids)
+        encs = self._tok.encode_batch(texts, add_special_tokens=True)
         width = max((len(e.ids) for e in encs), default=1)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
