@@ -1,6 +1,6 @@
-"""gRPC decisions per second with a load generator written in C (nghttp2's h2load), so the
-client takes little of the cores it shares with the server (grpc.aio in bench/latency.py costs
-~0.2-0.5 ms of CPU per call, a third of a static decision).
+"""gRPC (and REST) decisions per second with a load generator written in C (nghttp2's h2load),
+so the client takes little of the cores it shares with the server (grpc.aio in bench/latency.py
+costs ~0.2-0.5 ms of CPU per call, a third of a static decision).
 
 h2load speaks HTTP/2, not gRPC: each request is a POST of one length-prefixed RouteRequest to
 ``/routeiq.v1.RouterService/Route``; h2load cannot vary the body, so the load is ``--prompts``
@@ -12,10 +12,16 @@ rejection counter. The embedding cache is off: every request is encoded and scan
 
     apt-get install nghttp2-client   # h2load
     .venv/bin/python bench/grpc_h2load.py --tier static --workers 1,2 --concurrency 16,64
+    .venv/bin/python bench/grpc_h2load.py --transport rest --concurrency 1,16
 
-Reports, per tier, worker count and concurrency: req/s (h2load's, summed over its
-processes), p50/p99 of h2load's per-request log, server CPU ms per decision, h2load's own CPU
-ms per request, and the error count; ``--json PATH`` writes them.
+``--transport rest`` loads ``POST /v1/route`` over HTTP/1.1 keep-alive (``h2load --h1``; one
+request in flight per connection, ``concurrency`` connections in all), with ``GET /healthz``
+as the HTTP floor. Below ``--prompts`` streams (e.g. concurrency 1) the prompts' processes run
+one after another, each with one stream.
+
+Reports, per tier, worker count, transport and concurrency: req/s (requests finished over
+the wall time of the run), p50/p99 of h2load's per-request log, server CPU ms per decision,
+h2load's own CPU ms per request, and the error count; ``--json PATH`` writes them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +52,7 @@ from routeiq_sidecar.loadtest.loadgen import with_candidates
 from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests
 
 PATH = "/routeiq.v1.RouterService/Route"
+REST_PATH = "/v1/route"
 HEALTH = "/grpc.health.v1.Health/Check"  # grpc's own servicer: the transport's floor
 H2LOAD_PROMPTS = 8  # distinct prompts, one h2load process each
 METRIC = re.compile(r"^(routeiq_decisions_total|routeiq_rejections_total|"
@@ -60,6 +68,11 @@ def framed(body: dict[str, Any]) -> bytes:
     """A route body (proto JSON) as one gRPC RouteRequest message."""
     raw: bytes = json_format.ParseDict(body, pb.RouteRequest()).SerializeToString()
     return framed_raw(raw)
+
+
+def json_body(body: dict[str, Any]) -> bytes:
+    """A route body as ``POST /v1/route`` sends it."""
+    return json.dumps(body).encode()
 
 
 def counters(http_port: int) -> dict[str, float]:
@@ -80,57 +93,73 @@ def pick_prompts(bodies: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 
 def run_h2load(h2load: str, port: int, bodies: list[bytes], concurrency: int, requests: int,
-               tmp: Path, path: str = PATH) -> dict[str, Any]:
-    """``len(bodies)`` h2load processes, ``concurrency`` streams in all (one connection each,
-    ``-m`` streams per connection)."""
-    procs, logs = [], []
+               tmp: Path, path: str = PATH, *, rest: bool = False) -> dict[str, Any]:
+    """``len(bodies)`` h2load processes, ``concurrency`` streams in all (gRPC: one connection
+    each, ``-m`` streams per connection; REST: ``concurrency`` HTTP/1.1 connections in all);
+    with fewer streams than prompts the processes run one after another. A body ``b""`` sends a
+    GET."""
     per = max(1, concurrency // len(bodies))
+    if rest:
+        proto = ["--h1", "-c", str(per)] + (["-H", "content-type: application/json"]
+                                            if bodies[0] else [])
+    else:
+        proto = ["-c", "1", "-m", str(per), "-H", "content-type: application/grpc",
+                 "-H", "te: trailers"]
+    sequential = concurrency < len(bodies)  # e.g. 1: one request in flight at a time
+    procs, logs, outs = [], [], []
+    t0 = time.perf_counter()
     for i, body in enumerate(bodies):
         data, log = tmp / f"body{i}.bin", tmp / f"log{i}.tsv"
         data.write_bytes(body)
         logs.append(log)
         procs.append(subprocess.Popen(
-            [h2load, "-c", "1", "-m", str(per), "-t", "1", "-n", str(requests),
-             "-d", str(data), "--log-file", str(log),
-             "-H", "content-type: application/grpc", "-H", "te: trailers",
-             f"http://127.0.0.1:{port}{path}"],
+            [h2load, *proto, "-t", "1", "-n", str(requests), "--log-file", str(log),
+             *(["-d", str(data)] if body else []), f"http://127.0.0.1:{port}{path}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outs = [p.communicate()[0] for p in procs]
+        if sequential:
+            outs.append(procs[-1].communicate()[0])
+    if not sequential:
+        outs = [p.communicate()[0] for p in procs]
+    wall = time.perf_counter() - t0
     done = failed = 0
-    rps = 0.0
     for out in outs:
         m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, "
                       r"(\d+) failed", out)
-        f = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
-        if not m or not f:
+        st = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+        if not m or not st:
             raise RuntimeError(f"h2load output not understood:\n{out}")
         done += int(m.group(1))
-        failed += int(m.group(3))
-        rps += float(f.group(1))
+        # an HTTP status other than 2xx is an error (gRPC's travel in trailers: see below)
+        failed += int(m.group(3)) + sum(int(st.group(g)) for g in (2, 3, 4))
     lat = []
     for log in logs:  # start time (us), status, elapsed (us) per request
         for line in log.read_text().splitlines():
             parts = line.split("\t")
             if len(parts) >= 3:
                 lat.append(int(parts[2]) / 1000)
-    return {"done": done, "http_failed": failed, "req_per_s": rps, "latency_ms": lat,
-            "streams": per * len(bodies)}
+    return {"done": done, "http_failed": failed, "req_per_s": done / wall, "latency_ms": lat,
+            "streams": concurrency if sequential else per * len(bodies)}
 
 
 def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: list[bytes],
-                concurrency: int, requests: int, cpu_s: Callable[[int], float]) -> dict[str, Any]:
-    """One timed run against a started server (``pid``: its process, for ``cpu_s``)."""
+                concurrency: int, requests: int, cpu_s: Callable[[int], float], *,
+                rest: bool = False) -> dict[str, Any]:
+    """One timed run against a started server (``pid``: its process, for ``cpu_s``); ``rest``:
+    ``bodies`` are JSON for ``POST /v1/route``, else framed gRPC messages."""
     before, cpu0 = counters(http_port), cpu_s(pid)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as d:
-        got = run_h2load(h2load, grpc_port, bodies, concurrency, requests, Path(d))
+        got = (run_h2load(h2load, http_port, bodies, concurrency, requests, Path(d),
+                          REST_PATH, rest=True) if rest
+               else run_h2load(h2load, grpc_port, bodies, concurrency, requests, Path(d)))
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu1, after = cpu_s(pid), counters(http_port)
     decided = int(after["routeiq_decisions_total"] - before["routeiq_decisions_total"])
     client_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
     lat = got.pop("latency_ms")
     return {
-        "transport": "grpc-h2load", "concurrency": got["streams"], **got,
+        "transport": "rest-h2load" if rest else "grpc-h2load",
+        "concurrency": got["streams"], **got,
         "ok": decided, "decisions": decided,
         "rejected": int(after["routeiq_rejections_total"] - before["routeiq_rejections_total"]),
         # every request h2load finished is a decision, or an error
@@ -146,21 +175,29 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
     }
 
 
-def health_floor(h2load: str, pid: int, grpc_port: int, concurrency: int, requests: int,
-                 cpu_s: Callable[[int], float]) -> dict[str, Any]:
-    """Server CPU per call of an empty health check (grpc's servicer, none of ours)."""
+def health_floor(h2load: str, pid: int, port: int, concurrency: int, requests: int,
+                 cpu_s: Callable[[int], float], *, rest: bool = False) -> dict[str, Any]:
+    """Server CPU per call of an empty health check: grpc's own servicer (none of our code), or
+    ``GET /healthz`` (the HTTP stack and a constant answer)."""
     cpu0 = cpu_s(pid)
     with tempfile.TemporaryDirectory() as d:
-        got = run_h2load(h2load, grpc_port, [framed_raw(b"")] * H2LOAD_PROMPTS, concurrency,
-                         requests, Path(d), HEALTH)
+        if rest:
+            got = run_h2load(h2load, port, [b""] * H2LOAD_PROMPTS, concurrency, requests,
+                             Path(d), "/healthz", rest=True)
+        else:
+            got = run_h2load(h2load, port, [framed_raw(b"")] * H2LOAD_PROMPTS, concurrency,
+                             requests, Path(d), HEALTH)
     lat = got.pop("latency_ms")
-    return {"transport": "grpc-h2load health check", "concurrency": got["streams"], **got,
+    kind = "rest" if rest else "grpc"
+    return {"transport": f"{kind}-h2load health check", "concurrency": got["streams"], **got,
             "p50_ms": float(np.percentile(lat, 50)) if lat else float("nan"),
             "cpu_ms_per_call": 1000 * (cpu_s(pid) - cpu0) / max(got["done"], 1)}
 
 
 def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
-            bodies: list[bytes], bundle: Path) -> list[dict[str, Any]]:
+            bodies: dict[str, list[bytes]], bundle: Path) -> list[dict[str, Any]]:
+    """Every transport of ``bodies`` (``grpc``: framed messages, ``rest``: JSON) at every
+    concurrency, ``args.repeat`` times, each run after its health-check floor."""
     from latency import cpu_s, start_server, stop_server
 
     env = {"ROUTEIQ_ENCODER": tier, "ROUTEIQ_ENCODER_PRECISION": "int8",
@@ -169,47 +206,53 @@ def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
     proc, http_port, grpc_port, _ = start_server(bundle, env, workers)
     rows = []
     try:
-        # warm the server (and every worker) before the timed runs
-        h2load_cell(h2load, proc.pid, http_port, grpc_port, bodies, len(bodies) * 2, 200, cpu_s)
-        for c in args.concurrency:
-            for rep in range(args.repeat):
-                f = health_floor(h2load, proc.pid, grpc_port, c, args.requests, cpu_s)
-                rows.append({"tier": tier, "workers": workers, "repeat": rep, **f})
-                print(f"{tier} w={workers} c={f['concurrency']} rep={rep}: health check "
-                      f"{f['req_per_s']:.0f} req/s, server CPU {f['cpu_ms_per_call']:.3f} "
-                      "ms/call", file=sys.stderr, flush=True)
-                r = h2load_cell(h2load, proc.pid, http_port, grpc_port, bodies, c,
-                                args.requests, cpu_s)
-                rows.append({"tier": tier, "workers": workers, "repeat": rep, **r})
-                print(f"{tier} w={workers} c={r['concurrency']} rep={rep}: "
-                      f"{r['req_per_s']:.0f} req/s p50 {r['p50_ms']:.2f} ms p99 "
-                      f"{r['p99_ms']:.2f} ms, server CPU {r['cpu_ms_per_decision']:.2f}"
-                      f" ms/decision, h2load {r['h2load_cpu_ms_per_request']:.3f} ms/req, "
-                      f"errors {r['errors']}", file=sys.stderr, flush=True)
+        for transport, bs in bodies.items():
+            rest = transport == "rest"
+            # warm the server (and every worker) before the timed runs
+            h2load_cell(h2load, proc.pid, http_port, grpc_port, bs, len(bs) * 2, 200, cpu_s,
+                        rest=rest)
+            for c in args.concurrency:
+                for rep in range(args.repeat):
+                    f = health_floor(h2load, proc.pid, http_port if rest else grpc_port, c,
+                                     args.requests, cpu_s, rest=rest)
+                    rows.append({"tier": tier, "workers": workers, "repeat": rep, **f})
+                    print(f"{tier} w={workers} {transport} c={f['concurrency']} rep={rep}: "
+                          f"health check {f['req_per_s']:.0f} req/s, server CPU "
+                          f"{f['cpu_ms_per_call']:.3f} ms/call", file=sys.stderr, flush=True)
+                    r = h2load_cell(h2load, proc.pid, http_port, grpc_port, bs, c,
+                                    args.requests, cpu_s, rest=rest)
+                    rows.append({"tier": tier, "workers": workers, "repeat": rep, **r})
+                    print(f"{tier} w={workers} {transport} c={r['concurrency']} rep={rep}: "
+                          f"{r['req_per_s']:.0f} req/s p50 {r['p50_ms']:.2f} ms p99 "
+                          f"{r['p99_ms']:.2f} ms, server CPU {r['cpu_ms_per_decision']:.2f}"
+                          f" ms/decision, h2load {r['h2load_cpu_ms_per_request']:.3f} ms/req,"
+                          f" errors {r['errors']}", file=sys.stderr, flush=True)
     finally:
         stop_server(proc)
     return rows
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
-    lines = ["| tier | workers | streams | req/s (median) | p50 ms | p99 ms | server CPU ms/"
-             "decision | h2load CPU ms/request | errors (all runs) | health check: req/s, "
-             "server CPU ms/call |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    routes = [r for r in rows if r["transport"] == "grpc-h2load"]
-    keys = sorted({(r["tier"], r["workers"], r["concurrency"]) for r in routes})
+    lines = ["| tier | workers | transport | streams | req/s (median) | p50 ms | p99 ms | server "
+             "CPU ms/decision | h2load CPU ms/request | errors (all runs) | health check: "
+             "req/s, server CPU ms/call |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    routes = [r for r in rows if not r["transport"].endswith("health check")]
+    keys = sorted({(r["tier"], r["workers"], r["transport"], r["concurrency"]) for r in routes})
     for key in keys:
-        rs = [r for r in routes if (r["tier"], r["workers"], r["concurrency"]) == key]
-        hs = [r for r in rows if r["transport"] != "grpc-h2load"
-              and (r["tier"], r["workers"], r["concurrency"]) == key]
-        tier, w, c = key
+        tier, w, transport, c = key
+        rs = [r for r in routes if (r["tier"], r["workers"], r["transport"], r["concurrency"])
+              == key]
+        hs = [r for r in rows if r["transport"] == f"{transport} health check"
+              and (r["tier"], r["workers"], r["concurrency"]) == (tier, w, c)]
 
         def med(key: str, rs: list[dict[str, Any]] = rs) -> float:
             return float(np.median([r[key] for r in rs]))
 
         floor = (f"{med('req_per_s', hs):.0f}, {med('cpu_ms_per_call', hs):.3f}" if hs
                  else "-")
-        lines.append(f"| {tier} | {w} | {c} | {med('req_per_s'):.0f} | {med('p50_ms'):.2f} | "
+        lines.append(f"| {tier} | {w} | {transport.removesuffix('-h2load')} | {c} | "
+                     f"{med('req_per_s'):.0f} | {med('p50_ms'):.2f} | "
                      f"{med('p99_ms'):.2f} | {med('cpu_ms_per_decision'):.2f} | "
                      f"{med('h2load_cpu_ms_per_request'):.3f} | "
                      f"{sum(r['errors'] for r in rs)} | {floor} |")
@@ -219,6 +262,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tier", default="static", help="comma-separated: static,minilm,cascade")
+    ap.add_argument("--transport", default="grpc", help="comma-separated: grpc,rest")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--concurrency", default="16,64", help="streams in all, per run")
     ap.add_argument("--prompts", type=int, default=H2LOAD_PROMPTS,
@@ -234,11 +278,14 @@ def main() -> None:
         sys.exit("h2load not found: apt-get install nghttp2-client")
     bundle = args.bundle or ensure_default_bundle(load_settings().home)
     mix = [with_candidates(b, CANDIDATES) for b in mixed_requests(300, seed=1)]
-    bodies = [framed(b) for b in pick_prompts(mix, args.prompts)]
+    picked = pick_prompts(mix, args.prompts)
+    encode: dict[str, Callable[[dict[str, Any]], bytes]] = {"grpc": framed, "rest": json_body}
+    bodies = {t: [encode[t](b) for b in picked] for t in args.transport.split(",")}
     from latency import machine
 
     report: dict[str, Any] = {"machine": machine(), "command": " ".join(
-        ["bench/grpc_h2load.py", *sys.argv[1:]]), "prompt_bytes": [len(b) for b in bodies]}
+        ["bench/grpc_h2load.py", *sys.argv[1:]]),
+        "prompt_bytes": {t: [len(b) for b in bs] for t, bs in bodies.items()}}
     rows = []
     for tier in args.tier.split(","):
         for w in (int(x) for x in args.workers.split(",")):
