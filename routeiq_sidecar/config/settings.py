@@ -124,12 +124,6 @@ class Settings(BaseSettings):
         32, ge=1, le=512,
         description="Most prompts in one encoder call (and in one batched strategy prediction).",
     )
-    inline_batch_max: int = Field(
-        4, ge=0, le=512,
-        description="Batched predictions of a small kNN head (`difficulty`) run on the event loop "
-        "when at most this many are waiting (a thread hop costs more than such a scan); larger "
-        "batches, and all when 0, go to a worker thread.",
-    )
     batch_wait_us: int = Field(
         0,
         ge=0,

@@ -1,19 +1,12 @@
-"""Concurrent predictions of one strategy share one call.
+"""Concurrent predictions of one strategy share one call, off the event loop.
 
 A strategy with ``predict_many`` (a list of inputs in, a list of estimates out, in order:
 `difficulty`, whose kNN scan of every stored prompt costs much the same for 16 queries as for
-a few) is called through a ``Coalescer``: the first caller starts a run; the callers that reach
-it in the same turn of the event loop, or while a run is in a worker thread, go together in the
-next run, at most ``max_batch`` at a time. Nothing waits for company: an idle server runs each
-prediction at once, a busy one batches exactly what queued. A caller cancelled before its run
+a few) is called through a ``Coalescer``: the first caller starts a run in a worker thread;
+callers arriving while it runs wait together and go in the next run, at most ``max_batch``
+at a time. Nothing waits for company: an idle server runs each prediction at once, a busy
+one batches exactly what queued behind the running call. A caller cancelled before its run
 starts is dropped; an error fails only the callers of its run.
-
-Where a run is small and bounded (at most ``inline_max`` inputs, for a strategy that says its
-batches are cheap: a kNN scan of a few MB, 0.1-0.25 ms per query) it runs on the event loop:
-the hop to a worker thread and back cost more than the scan (0.2-0.45 ms of CPU and latency per
-decision, measured in docs/benchmarks.md), and the loop is held no longer than its own
-per-request Python holds it. Larger runs, and every run when ``inline_max`` is 0, go to a
-worker thread, so the loop never waits on a long computation.
 """
 
 from __future__ import annotations
@@ -27,12 +20,9 @@ Out = TypeVar("Out")
 
 
 class Coalescer(Generic[In, Out]):
-    def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32,
-                 inline_max: int = 0) -> None:
+    def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32) -> None:
         self._fn = fn
         self.max_batch = max(1, int(max_batch))
-        self.inline_max = max(0, int(inline_max))
-        self.inline_runs = self.thread_runs = 0  # for tests and benchmarks
         self._waiting: list[tuple[In, asyncio.Future[Out]]] = []
         self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps weak refs only
 
@@ -53,14 +43,8 @@ class Coalescer(Generic[In, Out]):
                 take = [(item, fut) for item, fut in take if not fut.done()]
                 if not take:
                     continue
-                items = [i for i, _ in take]
                 try:
-                    if len(take) <= self.inline_max:
-                        self.inline_runs += 1
-                        out = self._fn(items)
-                    else:
-                        self.thread_runs += 1
-                        out = await loop.run_in_executor(None, self._fn, items)
+                    out = await loop.run_in_executor(None, self._fn, [i for i, _ in take])
                     if len(out) != len(take):
                         raise RuntimeError(f"predict_many gave {len(out)} answers for "
                                            f"{len(take)} inputs")

@@ -4,8 +4,7 @@ Prediction (an onnxruntime call, a scan over thousands of rows) runs in a worker
 event loop every concurrent request would wait behind it; strategies whose ``predict`` is a few
 numbers with no scan (``runs_inline``: the baselines, `centroid`) run on the loop, where the
 thread hop would cost more than the prediction; strategies with ``predict_many`` predict
-concurrent requests together (engine/coalesce.py), small batches of a small kNN head
-(``inline_batches``) on the loop. The shadow strategy of an
+concurrent requests together (engine/coalesce.py). The shadow strategy of an
 experiment is asked the same question and never fails the request.
 """
 
@@ -29,7 +28,6 @@ from routeiq_sidecar.strategies.base import (
     QualityEstimate,
     Strategy,
     StrategyInput,
-    inline_batches,
     runs_inline,
 )
 from routeiq_sidecar.types import Score
@@ -73,9 +71,7 @@ class Ranker:
             return await asyncio.to_thread(strategy.predict, sinp)
         co = self._coalescers.get(strategy)
         if co is None:
-            inline = self.settings.inline_batch_max if inline_batches(strategy) else 0
-            co = self._coalescers[strategy] = Coalescer(many, self.settings.max_batch_size,
-                                                        inline)
+            co = self._coalescers[strategy] = Coalescer(many, self.settings.max_batch_size)
         est: QualityEstimate = await co(sinp)
         return est
 

@@ -69,14 +69,6 @@ def runs_inline(strategy: Strategy) -> bool:
     return bool(getattr(strategy, "runs_inline", False))
 
 
-def inline_batches(strategy: Strategy) -> bool:
-    """True for strategies with ``predict_many`` whose batch of a few prompts is short and
-    bounded (an attribute ``inline_batches = True``, e.g. a kNN scan of a small head): the
-    engine runs small batches on the event loop and larger ones in a worker thread
-    (engine/coalesce.py, setting ``inline_batch_max``)."""
-    return bool(getattr(strategy, "inline_batches", False))
-
-
 def uses_embedding(strategy: Strategy) -> bool:
     """False for strategies that ignore the prompt's vector and signals (a class attribute
     ``uses_embedding = False``): a cascade never runs MiniLM for them."""

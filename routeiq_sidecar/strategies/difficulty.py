@@ -47,11 +47,6 @@ from routeiq_sidecar.strategies.scan import NeighbourScan
 
 HEAD_FILE = "difficulty.npz"
 MATCH_CACHE = 1024  # candidate lists whose model -> head column match is remembered
-# A head whose scan reads at most this much per query predicts small batches on the event loop
-# (engine/coalesce.py): the shipped heads read 2.2 MB (static) and 3.4 MB (MiniLM) of int8,
-# 0.13-0.25 ms per query on this project's 2-core benchmark host, less than the thread hop
-# it saves (docs/benchmarks.md, "Latency tiers"); a head trained on many files goes to a thread.
-INLINE_SCAN_BYTES = 4 << 20
 
 
 @dataclass
@@ -141,11 +136,11 @@ def quality(difficulty: np.ndarray, abilities: np.ndarray) -> np.ndarray:
 
 class DifficultyStrategy:
     name = "difficulty"
+    # Not inline: its kNN scan (0.1-0.35 ms, strategies/scan.py) runs in the worker thread, as
+    # every scan does (ARCHITECTURE.md, "never block the event loop").
 
     def __init__(self, head: DifficultyHead) -> None:
         self.head = head
-        # small batches on the event loop when the scan is small (strategies/base.py)
-        self.inline_batches = not head.uses_knn or head.scan.scanned_bytes <= INLINE_SCAN_BYTES
         self.index = ModelIndex(head.models)
         self._columns: dict[tuple[str, ...], list[int | None]] = {}  # by the candidates' models
 

@@ -131,11 +131,6 @@ class NeighbourScan:
     def exact(self) -> bool:
         return self._session is None
 
-    @property
-    def scanned_bytes(self) -> int:
-        """What one query reads of the stored rows: int8, or float32 for an exact scan."""
-        return int(self._distinct.size) * (4 if self.exact else 1)
-
     def top(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(b, k)`` row indices, most similar first (ties: the lower index), and their
         float32 similarities."""

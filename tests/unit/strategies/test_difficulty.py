@@ -181,15 +181,3 @@ def test_predicting_several_prompts_at_once_gives_each_its_own_answer() -> None:
     both = strategy.predict_many([far, inps[-1]])
     assert "close to stored prompts" not in both[0].note
     assert "close to stored prompts" in both[1].note
-
-
-def test_small_heads_predict_small_batches_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from routeiq_sidecar.strategies import difficulty as mod
-    from routeiq_sidecar.strategies.base import inline_batches
-
-    shipped = Path(mod.__file__).resolve().parents[1] / "heads" / "default_router"
-    for name in ("difficulty.npz", "static.difficulty.npz"):  # 2.2-3.4 MB of int8 per query
-        assert inline_batches(DifficultyStrategy(DifficultyHead.load(shipped / name)))
-    head = DifficultyHead.load(shipped / "static.difficulty.npz")
-    monkeypatch.setattr(mod, "INLINE_SCAN_BYTES", head.scan.scanned_bytes - 1)
-    assert not inline_batches(DifficultyStrategy(head))  # a bigger head: a worker thread
