@@ -12,8 +12,8 @@ differ from a full scan's only when a true neighbour falls outside the int8 rank
 ``candidates`` best: on 2,000 prompts of a file the default heads were not trained on, never
 (both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py --agreement FILE``;
 ``tests/unit/strategies/test_scan.py`` checks the agreement on harder, synthetic queries.
-Numpy around one graph call (a shortlist, then a re-score in numpy) cost twice the graph:
-242 -> 131 us per query, warm (bench/engine_path.py).
+Before, numpy around a one-node graph (the shortlist, then the re-score) cost more than the
+integer product itself; docs/benchmarks.md ("One graph for the kNN search") has the A/B.
 
 Each query's search is its own slice of every node, so its answer is the same bits whatever
 else was in the batch (engine/coalesce.py batches decisions). Identical rows (the training set
@@ -76,18 +76,6 @@ def _search_session(rows_q: np.ndarray, scale: np.ndarray, rows: np.ndarray,
          wire.tensor("last", np.asarray([2], np.int64))],
         opset=OPSET, ir_version=IR_VERSION, name="neighbour_search")
     return _session(model)
-
-
-def _int8_session(rows_q: np.ndarray) -> ort.InferenceSession:
-    """``(b, dim) uint8 -> (b, n) int32``: the query (less ``ZERO_POINT``) times every row
-    (the search graph's first node alone, for the exactness test)."""
-    n, dim = rows_q.shape
-    return _session(wire.model(
-        [wire.node("MatMulInteger", ["q", "rows", "zero"], ["dot"])],
-        [wire.value_info("q", wire.UINT8, ["b", dim])],
-        [wire.value_info("dot", wire.INT32, ["b", n])],
-        [wire.tensor("rows", rows_q.T), wire.tensor("zero", np.asarray(ZERO_POINT, np.uint8))],
-        opset=OPSET, ir_version=IR_VERSION, name="int8_scan"))
 
 
 def _session(model: bytes) -> ort.InferenceSession:

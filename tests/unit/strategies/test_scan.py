@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
+from routeiq_sidecar.strategies import onnx_wire as wire
 from routeiq_sidecar.strategies import scan as scan_module
 from routeiq_sidecar.strategies.difficulty import DifficultyHead
 from routeiq_sidecar.strategies.scan import NeighbourScan
@@ -97,7 +99,15 @@ def test_the_int8_product_is_exact_at_the_extremes_of_its_range() -> None:
     7-bit range, where a saturating u8 x s8 kernel (AVX2 without VNNI) would be wrong."""
     rng = np.random.default_rng(4)
     rows = rng.choice(np.asarray([-127, 127], np.int8), (200, 64))
-    session = scan_module._int8_session(rows)
+    # the search graph's first node alone, on the rows the scan would store
+    session = ort.InferenceSession(wire.model(
+        [wire.node("MatMulInteger", ["q", "rows", "zero"], ["dot"])],
+        [wire.value_info("q", wire.UINT8, ["b", 64])],
+        [wire.value_info("dot", wire.INT32, ["b", 200])],
+        [wire.tensor("rows", np.ascontiguousarray(rows.T)),
+         wire.tensor("zero", np.asarray(scan_module.ZERO_POINT, np.uint8))],
+        opset=scan_module.OPSET, ir_version=scan_module.IR_VERSION, name="int8_scan"),
+        providers=["CPUExecutionProvider"])
     q = np.where(rng.random((5, 64)) < 0.5, 1, 127).astype(np.uint8)
     q[0], q[1] = 127, 1
     want = (q.astype(np.int64) - scan_module.ZERO_POINT) @ rows.T.astype(np.int64)
@@ -108,3 +118,20 @@ def test_the_int8_product_is_exact_at_the_extremes_of_its_range() -> None:
     q8 = (np.rint(unit / scan_module._per_row_scale(unit, scan_module.QUERY_LEVELS)[:, None])
           + scan_module.ZERO_POINT)
     assert q8.min() >= 1 and q8.max() <= 127 and not peak.exact
+
+
+def test_equal_similarities_go_to_the_lower_row_whatever_the_int8_ranking() -> None:
+    """Rows 0 and 1 have the same float32 similarity to the query, but row 1's int8 copy ranks
+    it first; the answer still lists row 0 first, as a full scan does."""
+    rng = np.random.default_rng(9)
+    rest = np.zeros((300, 16), np.float32)
+    rest[:, 3:] = _unit(rng.normal(0, 1, (300, 13)))  # similarity 0 to the query
+    rows = np.concatenate([np.asarray([[0.6, 0.8, 0.0], [0.6, 0.48, 0.64]], np.float32)
+                           @ np.eye(3, 16, dtype=np.float32), rest])
+    scan = NeighbourScan(rows)
+    assert not scan.exact
+    q = np.eye(1, 16, dtype=np.float32)
+    idx, sims = scan.top(q, 2)
+    np.testing.assert_array_equal(idx, [[0, 1]])
+    assert sims[0, 0] == sims[0, 1]
+    np.testing.assert_array_equal(idx, NeighbourScan(rows, exact=True).top(q, 2)[0])
