@@ -12,8 +12,8 @@ differ from a full scan's only when a true neighbour falls outside the int8 rank
 ``candidates`` best: on 2,000 prompts of a file the default heads were not trained on, never
 (both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py --agreement FILE``;
 ``tests/unit/strategies/test_scan.py`` checks the agreement on harder, synthetic queries.
-Before, numpy around a one-node graph (the shortlist, then the re-score) cost more than the
-integer product itself; docs/benchmarks.md ("One graph for the kNN search") has the A/B.
+Before, the shortlist and the re-score ran in numpy, query by query; docs/benchmarks.md ("One
+graph for the kNN search") has the A/B.
 
 Each query's search is its own slice of every node, so its answer is the same bits whatever
 else was in the batch (engine/coalesce.py batches decisions). Identical rows (the training set
