@@ -7,7 +7,9 @@ as long as the server, like the memory store's. Every table is bounded like the 
 maps: rows expire (``expires``, wall clock, shared by the processes) and the oldest rows beyond
 the size limit go, pruned every ``PRUNE_EVERY`` writes. WAL mode, ``synchronous=OFF`` (the file is
 scratch state: a power cut may lose the last writes, never corrupt it), a busy timeout for the
-other workers' writes. Each store runs its queries on one thread of its own, off the event loop.
+other workers' writes. Each store runs its queries on one thread of its own, off the event loop,
+in batches: consecutive writes of concurrent requests share one transaction
+(state/sqlite_queue.py), and no call returns before its write committed.
 
 Failure: like Redis, a call that fails (disk full, locked past the timeout) answers "state
 unavailable" (never an exception) and counts ``routeiq_state_errors_total{op}``.
@@ -15,17 +17,16 @@ unavailable" (never an exception) and counts ``routeiq_state_errors_total{op}``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from routeiq_sidecar.state.sqlite_queue import QueryThread
 from routeiq_sidecar.state.stats import ModelStat, updated
 from routeiq_sidecar.state.store import FeedbackResult, Lookup, StateLimits
 
@@ -100,9 +101,9 @@ class SQLiteStore:
         self.limits = limits
         self.metrics = metrics
         self._clock = clock
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routeiq-sqlite")
         create_schema(self.path)
         self._db = connect(self.path)
+        self._thread = QueryThread(self._db)
         self._writes = 0
         self._sizes = {
             "decisions": limits.decision_log_size,
@@ -112,11 +113,13 @@ class SQLiteStore:
         }
 
     # --- the guard every call goes through
-    async def _call(self, op: str, fn: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+    async def _call(
+        self, op: str, fn: Callable[[sqlite3.Connection], T], *, write: bool = False
+    ) -> tuple[bool, T | None]:
+        """``write``: plain statements, no transaction of their own (grouped with others)."""
         try:
-            return True, await asyncio.get_running_loop().run_in_executor(
-                self._pool, fn, self._db
-            )
+            value: T = await self._thread.submit(fn, write=write)
+            return True, value
         except sqlite3.Error as exc:
             if self.metrics is not None:
                 self.metrics.state_errors.labels(op).inc()
@@ -157,7 +160,7 @@ class SQLiteStore:
                        (key, candidate_id, expires))
             self._wrote(db)
 
-        ok, _ = await self._call("set_sticky", run)
+        ok, _ = await self._call("set_sticky", run, write=True)
         return ok
 
     async def record_decision(self, decision_id: str, record: dict[str, Any]) -> bool:
@@ -169,7 +172,7 @@ class SQLiteStore:
                        (decision_id, body, expires))
             self._wrote(db)
 
-        ok, _ = await self._call("record_decision", run)
+        ok, _ = await self._call("record_decision", run, write=True)
         return ok
 
     async def record_feedback(self, decision_id: str, outcome: dict[str, Any]) -> FeedbackResult:
@@ -276,4 +279,4 @@ class SQLiteStore:
             db.close()
 
         await self._call("close", run)
-        self._pool.shutdown(wait=False)
+        self._thread.shutdown()
