@@ -9,7 +9,9 @@ the size limit go, pruned every ``PRUNE_EVERY`` writes. WAL mode, ``synchronous=
 scratch state: a power cut may lose the last writes, never corrupt it), a busy timeout for the
 other workers' writes. Each store runs its queries on one thread of its own, off the event loop,
 in batches: consecutive writes of concurrent requests share one transaction
-(state/sqlite_queue.py), and no call returns before its write committed.
+(state/sqlite_queue.py), and no call returns before its write committed. Learned statistics
+read for a decision are reused for ``STATS_READ_TTL_S`` (another worker's feedback shows within
+a second; this worker's at once).
 
 Failure: like Redis, a call that fails (disk full, locked past the timeout) answers "state
 unavailable" (never an exception) and counts ``routeiq_state_errors_total{op}``.
@@ -38,6 +40,11 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 2.0
 PRUNE_EVERY = 256
+# A read of learned statistics is reused this long (seconds) for the same category and models:
+# every decision reads them, and the query thread's round trip was most of the file's cost per
+# decision. Another worker's feedback shows here within this time; this worker's at once.
+STATS_READ_TTL_S = 1.0
+STATS_READ_MEMO = 4096  # (category, models) reads kept; all dropped when full
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (id TEXT PRIMARY KEY, record TEXT NOT NULL,
                                       expires REAL NOT NULL);
@@ -104,6 +111,7 @@ class SQLiteStore:
         create_schema(self.path)
         self._db = connect(self.path)
         self._thread = QueryThread(self._db)
+        self._stats_read: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, ModelStat]]] = {}
         self._writes = 0
         self._sizes = {
             "decisions": limits.decision_log_size,
@@ -224,8 +232,18 @@ class SQLiteStore:
                     out[model] = ModelStat(**json.loads(row[0]))
             return out
 
+        memo = (category, tuple(models))
+        mono = time.monotonic()
+        hit = self._stats_read.get(memo)
+        if hit is not None and mono - hit[0] < STATS_READ_TTL_S:
+            return Lookup(True, dict(hit[1]))
         ok, value = await self._call("read_stats", run)
-        return Lookup(ok, value if ok and value is not None else {})
+        if not ok or value is None:
+            return Lookup(False, {})
+        if len(self._stats_read) >= STATS_READ_MEMO:
+            self._stats_read.clear()
+        self._stats_read[memo] = (mono, value)
+        return Lookup(True, dict(value))
 
     async def update_stats(
         self,
@@ -254,6 +272,7 @@ class SQLiteStore:
         def run(db: sqlite3.Connection) -> None:
             transaction(db, lambda: step(db))  # read, update, write: atomic across the workers
 
+        self._stats_read.clear()  # this worker sees its own feedback at once
         ok, _ = await self._call("update_stats", run)
         return ok
 

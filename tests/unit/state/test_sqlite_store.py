@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from routeiq_sidecar.state import sqlite_store
 from routeiq_sidecar.state.sqlite_store import PRUNE_EVERY, SQLiteStore
 from routeiq_sidecar.state.stats import updated
 from routeiq_sidecar.state.store import StateLimits
@@ -136,3 +137,20 @@ async def test_a_locked_file_answers_unavailable_and_counts(tmp_path: Path) -> N
     assert errors == 1
     assert await store.record_decision("d", {}) is True  # the lock is gone: it works again
     await store.close()
+
+
+async def test_stats_reads_are_reused_for_a_second_and_own_feedback_shows_at_once(
+    pair: tuple[SQLiteStore, SQLiteStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = pair
+    assert (await a.read_stats("code", ["m"])).value == {}
+    await b.update_stats("code", "m", 1.0, now=0.0)
+    assert (await a.read_stats("code", ["m"])).value == {}  # the reused read, within its ttl
+    assert set((await b.read_stats("code", ["m"])).value) == {"m"}  # b wrote it: not reused
+    monkeypatch.setattr(sqlite_store, "STATS_READ_TTL_S", 0.0)  # the second has passed
+    assert set((await a.read_stats("code", ["m"])).value) == {"m"}
+    monkeypatch.setattr(sqlite_store, "STATS_READ_TTL_S", 60.0)
+    await a.update_stats("code", "m", 0.0, now=0.0)
+    want = updated(updated(None, 1.0, 0.0, a.limits.stats), 0.0, 0.0, a.limits.stats)
+    got = (await a.read_stats("code", ["m"])).value["m"]  # both updates, within the ttl
+    assert (got.n, got.mean) == (pytest.approx(want.n), pytest.approx(want.mean))
