@@ -25,10 +25,16 @@ class BatchTokenizer:
     def ids(self, text: str) -> list[int]:
         """One text's ids, ``[CLS]`` and ``[SEP]`` included, truncated."""
         fast = self._fast.ids(text) if self._fast is not None else None
-        if fast is not None:
-            return fast
+        return fast if fast is not None else self.library_ids(text)
+
+    def library_ids(self, text: str) -> list[int]:
+        """The same ids from ``tokenizers`` itself (what the ASCII path is checked against)."""
         ids: list[int] = self._tok.encode(text, add_special_tokens=True).ids
         return ids
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text`` after truncation, ``[CLS]`` and ``[SEP]`` included."""
+        return len(self.ids(text))
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids and attention mask, int64, padded only to the longest text of this batch."""

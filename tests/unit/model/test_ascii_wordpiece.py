@@ -98,6 +98,8 @@ def test_the_wrapper_pads_a_mixed_batch_like_tokenizers(tokenizer_path: Path) ->
         want = reference(tok, text)
         assert ids[row, : len(want)].tolist() == want
         assert mask[row].sum() == len(want) and not ids[row, len(want):].any()
+        assert bt.ids(text) == bt.library_ids(text) == want
+        assert bt.count(text) == len(want)
 
 
 def test_only_a_lowercasing_bert_tokenizer_gets_the_fast_path(
