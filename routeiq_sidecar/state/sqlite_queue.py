@@ -99,17 +99,16 @@ class QueryThread:
         self._running = False  # a drain is scheduled or running on the thread
 
     async def submit(self, fn: Callable[[sqlite3.Connection], Any], *, write: bool = False) -> Any:
-        loop = asyncio.get_running_loop()
-        job = Job(fn, write, loop.create_future())
+        job = Job(fn, write, asyncio.get_running_loop().create_future())
         with self._lock:
             self._queue.append(job)
             start = not self._running
             self._running = True
         if start:
-            self._pool.submit(self._drain, loop)
+            self._pool.submit(self._drain)
         return await job.future
 
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _drain(self) -> None:
         while True:
             with self._lock:
                 jobs, self._queue = self._queue, []
@@ -120,8 +119,14 @@ class QueryThread:
                 outcomes = run_jobs(self._db, jobs)
             except BaseException as exc:  # never strand the callers (run_jobs catches Exception)
                 outcomes = [(False, exc)] * len(jobs)
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
-                loop.call_soon_threadsafe(_settle, jobs, outcomes)
+            by_loop: dict[asyncio.AbstractEventLoop, tuple[list[Job], list[Outcome]]] = {}
+            for job, outcome in zip(jobs, outcomes, strict=True):
+                mine = by_loop.setdefault(job.future.get_loop(), ([], []))
+                mine[0].append(job)
+                mine[1].append(outcome)
+            for loop, (js, outs) in by_loop.items():  # each future on its own loop
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+                    loop.call_soon_threadsafe(_settle, js, outs)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False)
