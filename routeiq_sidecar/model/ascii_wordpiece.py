@@ -26,7 +26,8 @@ from typing import Any
 # chr(0-8, 11, 12, 14-31, 127): control characters BERT's clean_text removes (\t \n \r stay)
 _CONTROL = {c: None for c in [*range(0, 9), 11, 12, *range(14, 32), 127]}
 _WORDS = re.compile(r"[a-z0-9]+|[^a-z0-9 \t\n\r]")
-WORD_CACHE = 1 << 16  # words remembered (cleared when full)
+WORD_CACHE = 1 << 16  # words remembered (cleared when full); at most max_input_chars_per_word
+# characters each, so a few MB whatever the prompts hold
 
 
 def _is_lowercase_bert(spec: dict[str, Any]) -> bool:
@@ -87,9 +88,11 @@ class AsciiWordPiece:
         for w in _WORDS.findall(text.translate(_CONTROL).lower()):
             got = words.get(w)
             if got is None:
-                if len(words) >= WORD_CACHE:
-                    words.clear()
-                got = words[w] = self.word(w)
+                got = self.word(w)
+                if len(w) <= self.max_word:  # an [UNK] run is not kept: bounded memory
+                    if len(words) >= WORD_CACHE:
+                        words.clear()
+                    words[w] = got
             out.extend(got)
             if len(out) >= room:
                 del out[room:]

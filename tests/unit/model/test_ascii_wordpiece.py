@@ -112,3 +112,11 @@ def test_only_a_lowercasing_bert_tokenizer_gets_the_fast_path(
     assert ascii_wordpiece(cased, MAX_LEN) is None
     bt = BatchTokenizer(cased, MAX_LEN)  # still tokenizes, through `tokenizers`
     assert bt.ids("Hello") == reference(Tokenizer.from_file(str(cased)), "Hello")
+
+
+def test_the_word_memory_stays_bounded(pair: tuple[AsciiWordPiece, Tokenizer]) -> None:
+    fast, tok = pair
+    fast._words.clear()
+    text = " ".join(["x" * 5000, "y" * 101, "hello"])
+    assert fast.ids(text) == reference(tok, text)
+    assert set(fast._words) == {"hello"}  # words longer than 100 characters are one [UNK]
