@@ -18,9 +18,7 @@ equal on generated ASCII texts and the benchmark prompts.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 # chr(0-8, 11, 12, 14-31, 127): control characters BERT's clean_text removes (\t \n \r stay)
@@ -80,7 +78,7 @@ class AsciiWordPiece:
 
     def ids(self, text: str) -> list[int] | None:
         """``[CLS] ... [SEP]`` ids, truncated; None: not ASCII or holds an added token's text."""
-        if not text.isascii() or ("[" in text and any(t in text for t in self.added)):
+        if not text.isascii() or any(t in text for t in self.added):
             return None
         words = self._words
         out = [self.cls]
@@ -101,9 +99,8 @@ class AsciiWordPiece:
         return out
 
 
-def ascii_wordpiece(path: Path, max_length: int) -> AsciiWordPiece | None:
-    """The fast path for the tokenizer in ``path``, or None when it is not lowercasing BERT."""
-    spec = json.loads(Path(path).read_text(encoding="utf-8"))
+def ascii_wordpiece(spec: dict[str, Any], max_length: int) -> AsciiWordPiece | None:
+    """The fast path for a ``tokenizer.json`` (parsed), or None when it is not lowercasing BERT."""
     if not _is_lowercase_bert(spec):
         return None
     return AsciiWordPiece(spec, max_length)

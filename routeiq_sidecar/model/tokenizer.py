@@ -5,6 +5,7 @@ ids, several times cheaper); everything else goes through ``tokenizers``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,13 @@ from routeiq_sidecar.model.ascii_wordpiece import ascii_wordpiece
 
 class BatchTokenizer:
     def __init__(self, path: Path, max_length: int) -> None:
-        self._tok = Tokenizer.from_file(str(path))
+        spec = Path(path).read_text(encoding="utf-8")  # read once, for both paths
+        self._tok = Tokenizer.from_str(spec)
         self._tok.no_padding()
         self._tok.enable_truncation(max_length=max_length)
         self.max_length = max_length
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
-        self._fast = ascii_wordpiece(path, max_length)
+        self._fast = ascii_wordpiece(json.loads(spec), max_length)
 
     def ids(self, text: str) -> list[int]:
         """One text's ids, ``[CLS]`` and ``[SEP]`` included, truncated."""

@@ -30,7 +30,7 @@ def tokenizer_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pair(tokenizer_path: Path) -> tuple[AsciiWordPiece, Tokenizer]:
-    fast = ascii_wordpiece(tokenizer_path, MAX_LEN)
+    fast = ascii_wordpiece(json.loads(tokenizer_path.read_text()), MAX_LEN)
     assert fast is not None
     tok = Tokenizer.from_file(str(tokenizer_path))
     tok.no_padding()
@@ -109,7 +109,7 @@ def test_only_a_lowercasing_bert_tokenizer_gets_the_fast_path(
     spec["normalizer"]["lowercase"] = False
     cased = tmp_path / "cased.json"
     cased.write_text(json.dumps(spec))
-    assert ascii_wordpiece(cased, MAX_LEN) is None
+    assert ascii_wordpiece(spec, MAX_LEN) is None
     bt = BatchTokenizer(cased, MAX_LEN)  # still tokenizes, through `tokenizers`
     assert bt.ids("Hello") == reference(Tokenizer.from_file(str(cased)), "Hello")
 
