@@ -27,6 +27,7 @@ import numpy as np
 
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, invalid
 from routeiq_sidecar.limits import clip, shown
+from routeiq_sidecar.strategies.base import unit
 from routeiq_sidecar.types import CandidateSpec, Score, Signals
 
 FALLBACK_STRATEGY = "length"  # answers when the encoder cannot (deadline, model error)
@@ -36,12 +37,15 @@ TIE_EPS = 1e-9
 SHOWN_REASONS = 8  # candidates named in a no-eligible-candidate error
 REF_PRICE_PER_MTOK = 1.0
 TOP_PRICE_PER_MTOK = 30.0
+_TOP_LOG = math.log1p(TOP_PRICE_PER_MTOK / REF_PRICE_PER_MTOK)
+
+def _at_most_one(v: float) -> float:
+    return 1.0 if v > 1.0 else v
+
 
 def cost_term(price_per_mtok: float) -> float:
     """Absolute cost scale: 0 for free, 1 at $30 per million tokens, log-shaped between."""
-    return math.log1p(max(0.0, price_per_mtok) / REF_PRICE_PER_MTOK) / math.log1p(
-        TOP_PRICE_PER_MTOK / REF_PRICE_PER_MTOK
-    )
+    return math.log1p(max(0.0, price_per_mtok) / REF_PRICE_PER_MTOK) / _TOP_LOG
 
 
 @dataclass(frozen=True)
@@ -108,22 +112,23 @@ def rank(
             f"candidates: no eligible candidate ({detail})",
             field="candidates",
         )
+    # Python floats, not numpy: a list is a few candidates, where numpy's per-call cost is
+    # most of the work (the same IEEE float64 arithmetic, so the same values)
     prices = [float(c.effective_price_per_mtok) for c in candidates]
-    cost = np.asarray([cost_term(p) for p in prices], dtype=np.float64)
-    q = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
+    qs = [unit(v) for v in np.asarray(quality, dtype=np.float64).tolist()]
     if constraints.profile == "reasoning" and signals.complexity == "complex":
-        bonus = np.asarray(
-            [REASONING_BONUS if "reasoning" in c.capabilities else 0.0 for c in candidates]
-        )
-        q = np.minimum(1.0, q + bonus)
-    utility = q - lam * cost
-    for i in np.flatnonzero(~np.isfinite(utility)):  # derived values, not only inputs
-        raise invalid(
-            f"candidates[{i}]",
-            f"prices and quality_cost_tradeoff give {shown(candidates[i].id)} a non-finite "
-            "utility",
-        )
-    qs, us = q.tolist(), utility.tolist()  # Python floats: the same values, cheaper to read
+        qs = [
+            _at_most_one(v + REASONING_BONUS) if "reasoning" in c.capabilities else v
+            for v, c in zip(qs, candidates, strict=True)
+        ]
+    us = [v - lam * cost_term(p) for v, p in zip(qs, prices, strict=True)]
+    for i, u in enumerate(us):  # derived values, not only inputs
+        if not math.isfinite(u):
+            raise invalid(
+                f"candidates[{i}]",
+                f"prices and quality_cost_tradeoff give {shown(candidates[i].id)} a non-finite "
+                "utility",
+            )
     scores = [
         Score(
             candidate_id=c.id,

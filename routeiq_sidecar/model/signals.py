@@ -5,6 +5,7 @@ trained category head when it has one (model/category_head.py), else from the ce
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,14 @@ TIER_VALUE = {"simple": 0.0, "medium": 0.5, "complex": 1.0}
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max())
     return np.asarray(e / e.sum())
+
+
+def _softmax_list(x: list[float]) -> list[float]:
+    """Softmax of a short list, in Python floats (float64)."""
+    top = max(x)
+    e = [math.exp(v - top) for v in x]
+    total = math.fsum(e)
+    return [v / total for v in e]
 
 
 @dataclass(frozen=True)
@@ -66,23 +75,25 @@ class CentroidClassifier:
         )
 
     def classify(self, vec: np.ndarray, estimated_prompt_tokens: int) -> Signals:
-        cat_p = self.category_probs(vec)
+        # Two small matrix-vector products in numpy; the softmaxes over a dozen numbers in
+        # Python floats (numpy's per-call cost was most of a decision's classification)
+        head = self.category_head
+        if head is not None:
+            cat_p = _softmax_list(head.logits(vec).tolist())
+        else:
+            cat_p = _softmax_list(((self.category_centroids @ vec) / self.temperature).tolist())
         names = self.category_names
-        tier_p = _softmax((self.tier_centroids @ vec) / self.temperature)
-        ci = int(cat_p.argmax())
-        score = float(
-            sum(p * TIER_VALUE.get(t, 0.5) for p, t in zip(tier_p, self.tiers, strict=True))
-        )
-        tier = self.tiers[int(tier_p.argmax())]
+        tier_p = _softmax_list(((self.tier_centroids @ vec) / self.temperature).tolist())
+        ci = max(range(len(cat_p)), key=cat_p.__getitem__)  # the first of equal maxima
+        score = sum(p * TIER_VALUE.get(t, 0.5) for p, t in zip(tier_p, self.tiers, strict=True))
+        tier = self.tiers[max(range(len(tier_p)), key=tier_p.__getitem__)]
         return Signals(
             category=names[ci],
             complexity=tier,
-            confidence=float(cat_p[ci]),
+            confidence=cat_p[ci],
             complexity_score=score,
             estimated_prompt_tokens=estimated_prompt_tokens,
-            category_scores={
-                c: round(p, 4) for c, p in zip(names, cat_p.tolist(), strict=True)
-            },
+            category_scores={c: round(p, 4) for c, p in zip(names, cat_p, strict=True)},
         )
 
 

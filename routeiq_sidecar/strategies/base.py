@@ -17,6 +17,11 @@ from routeiq_sidecar.text import SelectedText
 from routeiq_sidecar.types import CandidateSpec, Signals
 
 
+def unit(v: float) -> float:
+    """``v`` clipped to 0..1 in Python floats (NaN stays NaN, as with ``np.clip``)."""
+    return 0.0 if v < 0.0 else 1.0 if v > 1.0 else v
+
+
 @dataclass(frozen=True)
 class StrategyInput:
     embedding: np.ndarray  # (dim,) L2-normalised

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.strategies.base import BundleHeads, QualityEstimate, StrategyInput
+from routeiq_sidecar.strategies.base import BundleHeads, QualityEstimate, StrategyInput, unit
 from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
 from routeiq_sidecar.strategies.matching import ModelIndex
 from routeiq_sidecar.strategies.scan import NeighbourScan
@@ -152,15 +152,16 @@ class DifficultyStrategy:
             cols = self._columns[models] = self.index.columns(models)
         return cols
 
-    def abilities(self, inp: StrategyInput) -> tuple[np.ndarray, list[str]]:
-        """Each candidate's descriptor: learned when the head knows the model, else its prior."""
-        out = inp.priors.astype(np.float64).copy()
+    def abilities(self, inp: StrategyInput) -> tuple[list[float], tuple[str, ...]]:
+        """Each candidate's descriptor: learned when the head knows the model, else its prior;
+        and each one's source, prefixed ``difficulty+``."""
+        out = inp.priors.astype(np.float64).tolist()
         sources = list(inp.prior_sources)
         for i, col in enumerate(self._match(tuple(c.model for c in inp.candidates))):
             if col is not None:
                 out[i] = float(self.head.abilities[col])
                 sources[i] = "learned"
-        return out, sources
+        return out, tuple(f"difficulty+{s}" for s in sources)
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         return self.predict_many([inp])[0]
@@ -172,16 +173,18 @@ class DifficultyStrategy:
         tokens = np.asarray([max(1, inp.text.estimated_prompt_tokens) for inp in inps],
                             np.float64)
         near = head.neighbours(emb) if head.uses_knn else None
-        ds = head.difficulty(emb, tokens, near)
-        gated = (head.gated(near[1]) if near is not None and head.gate_weight > 0
-                 else np.zeros(len(inps), bool))
+        ds = head.difficulty(emb, tokens, near).tolist()
+        gated = (head.gated(near[1]).tolist() if near is not None and head.gate_weight > 0
+                 else [False] * len(inps))
         out = []
         for inp, d, seen in zip(inps, ds, gated, strict=True):
             ability, sources = self.abilities(inp)
+            # ``quality`` below for one prompt, in Python floats (the same float64 arithmetic)
+            q = [unit(1.0 - d * (1.0 - a)) for a in ability]
             out.append(QualityEstimate(
-                quality=np.clip(quality(np.asarray([d]), ability)[0], 0.0, 1.0),
-                sources=tuple(f"difficulty+{s}" for s in sources),
-                note=f"difficulty {float(d):.2f} (learned across outcome files"
+                quality=np.asarray(q, np.float64),
+                sources=sources,
+                note=f"difficulty {d:.2f} (learned across outcome files"
                      f"{'; close to stored prompts' if seen else ''})",
             ))
         return out
