@@ -13,6 +13,7 @@ Rules (documented in the README):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,9 +37,16 @@ class SelectedText:
     text: str
     estimated_prompt_tokens: int
     turn_count: int
-    has_code: bool
-    has_math: bool
     has_tool_messages: bool
+
+    @functools.cached_property
+    def has_code(self) -> bool:
+        """Code markers in the text (read only by heads with structural features)."""
+        return bool(_CODE_RE.search(self.text))
+
+    @functools.cached_property
+    def has_math(self) -> bool:
+        return bool(_MATH_RE.search(self.text))
 
 
 def clip_chars(encoder: Mapping[str, Any] | None = None) -> int:
@@ -83,7 +91,5 @@ def select_text(messages: tuple[ChatMessage, ...], prompt: str, max_chars: int) 
         text=text,
         estimated_prompt_tokens=estimate_tokens(total_chars),
         turn_count=turns,
-        has_code=bool(_CODE_RE.search(text)),
-        has_math=bool(_MATH_RE.search(text)),
         has_tool_messages=tools,
     )

@@ -28,7 +28,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ from routeiq_sidecar._proto.envoy.service.ext_proc.v3 import external_processor_
 from routeiq_sidecar.api.openai_body import NotRoutable, route_input
 from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status
+from routeiq_sidecar.ids import new_id
 from routeiq_sidecar.types import Decision
 
 log = logging.getLogger("routeiq.ext_proc")
@@ -151,7 +151,7 @@ class ExtProcServicer(ep_grpc.ExternalProcessorServicer):
     # --- request
     def _request_headers(self, msg: ep.HttpHeaders, st: _Stream) -> ep.ProcessingResponse:
         h = st.headers = _headers(msg)
-        st.request_id = h.get("x-request-id") or uuid.uuid4().hex
+        st.request_id = h.get("x-request-id") or new_id()
         st.profile = h.get(HEADER_PROFILE, "").strip()
         method = h.get(":method", "POST").upper()
         json_body = "json" in h.get("content-type", "").lower()

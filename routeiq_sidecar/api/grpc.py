@@ -8,7 +8,6 @@ refusal; grpc would answer UNKNOWN with neither."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ from routeiq_sidecar.api import convert
 from routeiq_sidecar.api.ext_proc import add_ext_proc
 from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, grpc_status, grpc_trailers
+from routeiq_sidecar.ids import new_id
 
 log = logging.getLogger("routeiq.grpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RouterService"].full_name
@@ -73,7 +73,7 @@ def _request_id(context: grpc.aio.ServicerContext) -> str:
     for k, v in context.invocation_metadata() or ():
         if k == "x-request-id" and isinstance(v, str) and 0 < len(v) <= 128 and v.isprintable():
             return v
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:

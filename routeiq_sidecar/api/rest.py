@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ from routeiq_sidecar.api.openapi import openapi_document
 from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.config import LOOPBACK
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, http_status
+from routeiq_sidecar.ids import new_id
 from routeiq_sidecar.limits import MAX_REQUEST_ID_CHARS, shown
 
 log = logging.getLogger("routeiq.rest")
@@ -43,7 +43,7 @@ def _request_id(scope: Scope) -> str:
             rid = v.decode("latin-1").strip()
             if rid and len(rid) <= MAX_REQUEST_ID_CHARS and rid.isprintable():
                 return rid
-    return uuid.uuid4().hex
+    return new_id()
 
 
 class RequestContextMiddleware:

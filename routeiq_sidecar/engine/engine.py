@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import logging
 import time
-import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -37,6 +36,7 @@ from routeiq_sidecar.engine.validate import (
     resolve_profile,
 )
 from routeiq_sidecar.errors import RouteIQError, invalid
+from routeiq_sidecar.ids import new_id
 from routeiq_sidecar.limits import shown
 from routeiq_sidecar.model.batcher import Batcher
 from routeiq_sidecar.state.factory import make_store
@@ -251,7 +251,7 @@ class Engine:
         timings.classify_us = _us_since(t1)
         timings.total_us = _us_since(t0)
         decision = Decision(
-            decision_id=uuid.uuid4().hex,
+            decision_id=new_id(),
             request_id=inp.request_id,
             selected=selected,
             ranking=ranking,

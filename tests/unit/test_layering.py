@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "routeiq_sidecar"
 TRANSPORTS = tuple(f"routeiq_sidecar.api.{t}" for t in ("rest", "grpc", "ext_proc"))
 # Lower layers never import higher ones. Build-time and tool packages sit on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("routeiq_sidecar", "types", "text", "config", "errors", "limits", "progress", "tables",
+    ("routeiq_sidecar", "types", "text", "config", "errors", "limits", "progress", "tables", "ids",
      "_proto"),
     ("telemetry", "model"),
     ("bundle",),

@@ -30,7 +30,7 @@ def make_input(
     cands: tuple[CandidateSpec, ...] = CANDS, *, tokens: int = 20, seed: int = 1
 ) -> StrategyInput:
     priors, sources = capability_priors(cands)
-    text = SelectedText("some prompt", tokens, 1, False, False, False)
+    text = SelectedText("some prompt", tokens, 1, False)
     signals = Signals("factual_qa", "simple", 0.8, 0.1, tokens)
     return StrategyInput(np.zeros(4, np.float32), text, signals, cands, priors, sources, seed)
 

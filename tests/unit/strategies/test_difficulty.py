@@ -92,7 +92,7 @@ def test_length_scale_and_quality() -> None:
 def _input(hard: bool, cands: tuple[CandidateSpec, ...]) -> StrategyInput:
     priors, sources = capability_priors(cands)
     tokens = 600 if hard else 3
-    text = SelectedText("x", tokens, 1, False, False, False)
+    text = SelectedText("x", tokens, 1, False)
     signals = Signals("factual_qa", "simple", 0.8, 0.1, tokens)
     return StrategyInput(_vec(hard), text, signals, cands, priors, sources, 1)
 
@@ -140,7 +140,7 @@ def test_similarity_gate_weights_the_knn_on_prompts_seen_in_training(tmp_path: P
     again = DifficultyHead.load(tmp_path / "g.npz")
     assert (again.gate, again.gate_weight) == (0.7, 4.0)
     note = DifficultyStrategy(on).predict(
-        StrategyInput(stored[0], SelectedText("x", 50, 1, False, False, False),
+        StrategyInput(stored[0], SelectedText("x", 50, 1, False),
                       Signals("factual_qa", "simple", 0.8, 0.1, 50), UNKNOWN,
                       *capability_priors(UNKNOWN), 1)).note
     assert "close to stored prompts" in note
@@ -166,8 +166,7 @@ def test_predicting_several_prompts_at_once_gives_each_its_own_answer() -> None:
                                                  gate_weight=2.0))
     cands = (CandidateSpec("s", "provider/small-a", 5.0, 5.0), *UNKNOWN)
     inps = [_input(h, cands) for h in (True, False, False, True)]
-    inps.append(StrategyInput(_parts()[0].embeddings[0], SelectedText("x", 50, 1, False, False,
-                                                                        False),
+    inps.append(StrategyInput(_parts()[0].embeddings[0], SelectedText("x", 50, 1, False),
                               Signals("factual_qa", "simple", 0.8, 0.1, 50), cands,
                               *capability_priors(cands), 1))  # a stored prompt: gate open
     many = strategy.predict_many(inps)

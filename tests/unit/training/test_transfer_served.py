@@ -32,7 +32,7 @@ def _unit(n: int, seed: int) -> np.ndarray:
 
 
 def _sel(tokens: int) -> SelectedText:
-    return SelectedText("x " * tokens, tokens, 1, False, False, False)
+    return SelectedText("x " * tokens, tokens, 1, False)
 
 
 def _input(vec: np.ndarray, tokens: int, cands: tuple[CandidateSpec, ...]) -> StrategyInput:
