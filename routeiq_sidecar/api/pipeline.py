@@ -163,7 +163,7 @@ class Pipeline:
                 )
                 raise
             finally:
-                metrics.request_seconds.labels(transport, method).observe(time.perf_counter() - t0)
+                metrics.request_latency(transport, method).observe(time.perf_counter() - t0)
 
     def deadline_ms(
         self, asked_ms: int, *, transport: str, time_remaining_s: float | None = None

@@ -86,6 +86,7 @@ class Metrics:
         # the children a decision touches, looked up once (labels() takes a lock and builds keys)
         self._stages = [self.stage_seconds.labels(s) for s in STAGES]
         self._decided: dict[tuple[str, str, str, str], Counter] = {}
+        self._requests: dict[tuple[str, str], Histogram] = {}
         self.request_seconds = Histogram(
             "routeiq_request_seconds",
             "Latency per request, by transport and method.",
@@ -206,6 +207,15 @@ class Metrics:
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)
         return generate_latest(merged)
+
+    def request_latency(self, transport: str, method: str) -> Histogram:
+        """``request_seconds``' child for one transport and method (remembered: the label
+        lookup is a lock and a tuple per call; both sets are the code's own, so bounded)."""
+        child = self._requests.get((transport, method))
+        if child is None:
+            child = self._requests[(transport, method)] = self.request_seconds.labels(
+                transport, method)
+        return child
 
     def count_decision(
         self, d: Decision, *, state_ok: bool, written: bool, sticky: str | None, learned: bool

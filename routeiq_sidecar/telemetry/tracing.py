@@ -118,6 +118,9 @@ class Tracing:
     ) -> Iterator[Span]:
         """A ``routeiq.*`` span: the child of the current span (the instrumentation's) when
         ``carrier`` is None, else a SERVER span continuing the trace in ``carrier``."""
+        if not self.enabled:  # nothing would record it: no context to attach and detach
+            yield trace.INVALID_SPAN
+            return
         ctx = self.extract(carrier) if carrier is not None else None
         with self.tracer.start_as_current_span(
             name,

@@ -4,6 +4,7 @@ their run, a cancelled caller is dropped."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Sequence
 
@@ -95,3 +96,18 @@ async def test_a_wrong_number_of_answers_is_an_error() -> None:
     co2: Coalescer[int, int] = Coalescer(lambda items: [])
     with pytest.raises(RuntimeError, match="0 answers for 1 inputs"):
         await co2(1)
+
+
+async def test_the_worker_thread_ends_with_the_coalescer() -> None:
+    before = set(threading.enumerate())
+    co: Coalescer[int, int] = Coalescer(lambda items: [2 * i for i in items])
+    assert await co(4) == 8
+    (thread,) = [t for t in set(threading.enumerate()) - before if t.name == "routeiq-predict"]
+    assert await co(5) == 10  # the same thread serves every run
+    assert [t for t in set(threading.enumerate()) - before if t.name == "routeiq-predict"] == [
+        thread
+    ]
+    del co
+    gc.collect()
+    await asyncio.to_thread(thread.join, SAFETY_S)
+    assert not thread.is_alive()
