@@ -6,9 +6,11 @@ alone (warm and with the CPU caches flushed between calls, as between requests i
         [--agreement ../shared/data/routerdc_7models.jsonl]
 
 Prints, per round, the median and p99 wall time of ``Engine.route`` and the process CPU per
-decision, the medians of the answers' ``timings``, and the kNN figures. ``--agreement FILE``
-also embeds 2,000 prompts of an outcome file (seed 0) and compares the head's int8 neighbour
-scan with a float32 full scan (strategies/scan.py): neighbour similarities, kNN estimates.
+decision, the medians of the answers' ``timings``, the kNN figures, and the thread hop (an
+empty prediction's round trip through the worker thread that keeps the kNN off the loop).
+``--agreement FILE`` also embeds 2,000 prompts of an outcome file (seed 0) and compares the
+head's int8 neighbour scan with a float32 full scan (strategies/scan.py): neighbour
+similarities, kNN estimates.
 Profile it with ``py-spy record -o out.svg -- .venv/bin/python bench/engine_path.py``.
 """
 
@@ -33,6 +35,7 @@ from routeiq_sidecar.api.convert import parse_json, route_in  # noqa: E402
 from routeiq_sidecar.app import load_from_settings  # noqa: E402
 from routeiq_sidecar.config import load_settings  # noqa: E402
 from routeiq_sidecar.engine.catalogue import Catalogue  # noqa: E402
+from routeiq_sidecar.engine.coalesce import Coalescer  # noqa: E402
 from routeiq_sidecar.engine.engine import Engine  # noqa: E402
 from routeiq_sidecar.loadtest.loadgen import with_candidates  # noqa: E402
 from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests  # noqa: E402
@@ -77,6 +80,20 @@ def knn_scan(engine: Engine, vecs: np.ndarray, flush: bool) -> dict[str, float]:
         t = time.perf_counter()
         head.knn(v[None, :])
         times.append((time.perf_counter() - t) * 1e6)
+    return {"p50_us": pct(times, 50), "p99_us": pct(times, 99)}
+
+
+async def thread_hop(n: int = 2000) -> dict[str, float]:
+    """Round trip of a prediction that does nothing through engine/coalesce.py's worker thread:
+    what a decision pays to keep its kNN scan off the event loop (wake the thread, wake the
+    loop), one call at a time as at concurrency 1."""
+    co: Coalescer[int, int] = Coalescer(lambda items: list(items))
+    times = []
+    for i in range(n):
+        t = time.perf_counter()
+        await co(i)
+        times.append((time.perf_counter() - t) * 1e6)
+    times = times[n // 10 :]  # the thread's start and first wake-ups
     return {"p50_us": pct(times, 50), "p99_us": pct(times, 99)}
 
 
@@ -139,6 +156,9 @@ async def main() -> None:
             if k:
                 print(f"  difficulty kNN ({'caches flushed' if flush else 'warm'}): "
                       f"p50 {k['p50_us']:.0f} us, p99 {k['p99_us']:.0f} us")
+        hop = await thread_hop()
+        print(f"  thread hop (an empty prediction through a Coalescer, the kNN's path off the "
+              f"loop): p50 {hop['p50_us']:.0f} us, p99 {hop['p99_us']:.0f} us")
         if args.agreement is not None:
             agreement(engine, args.agreement)
         print(f"load {os.getloadavg()[0]:.2f} at the end")
