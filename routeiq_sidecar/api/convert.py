@@ -40,9 +40,9 @@ def route_in(req: pb.RouteRequest, request_id: str) -> RouteInput:
                 input_cost_per_mtok=c.input_cost_per_mtok,
                 output_cost_per_mtok=c.output_cost_per_mtok,
                 max_input_tokens=c.max_input_tokens,
-                capabilities=tuple(c.capabilities),
+                capabilities=tuple(c.capabilities) if c.capabilities else (),
                 quality_prior=c.quality_prior if c.HasField("quality_prior") else None,
-                labels=dict(c.labels),
+                labels=dict(c.labels) if c.labels else {},  # empty: no copy (most requests)
                 price_known=c.HasField("input_cost_per_mtok") or c.HasField("output_cost_per_mtok"),
             )
             for c in req.candidates
@@ -51,13 +51,15 @@ def route_in(req: pb.RouteRequest, request_id: str) -> RouteInput:
         strategy=req.strategy,
         session_id=req.session_id,
         user_id=req.user_id,
-        required_capabilities=tuple(req.required_capabilities),
+        required_capabilities=(
+            tuple(req.required_capabilities) if req.required_capabilities else ()
+        ),
         max_cost_per_mtok=req.max_cost_per_mtok if req.HasField("max_cost_per_mtok") else None,
         quality_cost_tradeoff=(
             req.quality_cost_tradeoff if req.HasField("quality_cost_tradeoff") else None
         ),
         deadline_ms=req.deadline_ms,
-        metadata=dict(req.metadata),
+        metadata=dict(req.metadata) if req.metadata else {},
     )
 
 
