@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,20 +89,14 @@ def run_jobs(db: sqlite3.Connection, jobs: list[Job]) -> list[Outcome]:
 
 
 class QueryThread:
-    """``await submit(fn, write=...)``: ``fn(db)`` on the thread, batched with its neighbours.
-
-    The thread sleeps on a plain queue and is woken with one put when jobs wait and no drain
-    is pending (cheaper per wake-up than an executor's future, condition and work item: with
-    several workers the thread is idle between most decisions)."""
+    """``await submit(fn, write=...)``: ``fn(db)`` on the thread, batched with its neighbours."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routeiq-sqlite")
         self._lock = threading.Lock()
         self._queue: list[Job] = []
-        self._running = False  # a drain is signalled or running on the thread
-        self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()  # True: drain; False: end
-        self._thread = threading.Thread(target=self._serve, name="routeiq-sqlite", daemon=True)
-        self._thread.start()
+        self._running = False  # a drain is scheduled or running on the thread
 
     async def submit(self, fn: Callable[[sqlite3.Connection], Any], *, write: bool = False) -> Any:
         job = Job(fn, write, asyncio.get_running_loop().create_future())
@@ -111,12 +105,8 @@ class QueryThread:
             start = not self._running
             self._running = True
         if start:
-            self._wake.put(True)
+            self._pool.submit(self._drain)
         return await job.future
-
-    def _serve(self) -> None:
-        while self._wake.get():
-            self._drain()
 
     def _drain(self) -> None:
         while True:
@@ -139,5 +129,4 @@ class QueryThread:
                     loop.call_soon_threadsafe(_settle, js, outs)
 
     def shutdown(self) -> None:
-        """The thread ends after the jobs already signalled (it is not waited for)."""
-        self._wake.put(False)
+        self._pool.shutdown(wait=False)

@@ -115,13 +115,3 @@ def test_a_lock_held_elsewhere_fails_the_group_once(tmp_path: Path) -> None:
     assert statements == ["BEGIN IMMEDIATE"]  # no retry one by one, each waiting again
     assert count(db) == 0
     db.close()
-
-
-async def test_the_thread_serves_until_shutdown(db: sqlite3.Connection) -> None:
-    q = QueryThread(db)
-    assert await q.submit(insert("a", 1), write=True) == "a"
-    await asyncio.sleep(0.01)  # the thread idles; the next job wakes it again
-    assert await q.submit(count) == 1
-    q.shutdown()
-    await asyncio.to_thread(q._thread.join, 10)
-    assert not q._thread.is_alive()
