@@ -95,7 +95,7 @@ def _one(fn: Callable[[Any], Any], items: list[Any], loop: asyncio.AbstractEvent
          done: asyncio.Future[Any]) -> None:
     try:
         out = fn(items)
-    except Exception as exc:
+    except BaseException as exc:  # every outcome reaches the callers (as an executor's would)
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: no one waits
             loop.call_soon_threadsafe(_fail, done, exc)
         return
@@ -108,6 +108,6 @@ def _succeed(done: asyncio.Future[Any], out: Any) -> None:
         done.set_result(out)
 
 
-def _fail(done: asyncio.Future[Any], exc: Exception) -> None:
+def _fail(done: asyncio.Future[Any], exc: BaseException) -> None:
     if not done.done():
         done.set_exception(exc)
