@@ -39,9 +39,6 @@ REF_PRICE_PER_MTOK = 1.0
 TOP_PRICE_PER_MTOK = 30.0
 _TOP_LOG = math.log1p(TOP_PRICE_PER_MTOK / REF_PRICE_PER_MTOK)
 
-def _at_most_one(v: float) -> float:
-    return 1.0 if v > 1.0 else v
-
 
 def cost_term(price_per_mtok: float) -> float:
     """Absolute cost scale: 0 for free, 1 at $30 per million tokens, log-shaped between."""
@@ -118,7 +115,7 @@ def rank(
     qs = [unit(v) for v in np.asarray(quality, dtype=np.float64).tolist()]
     if constraints.profile == "reasoning" and signals.complexity == "complex":
         qs = [
-            _at_most_one(v + REASONING_BONUS) if "reasoning" in c.capabilities else v
+            unit(v + REASONING_BONUS) if "reasoning" in c.capabilities else v
             for v, c in zip(qs, candidates, strict=True)
         ]
     us = [v - lam * cost_term(p) for v, p in zip(qs, prices, strict=True)]

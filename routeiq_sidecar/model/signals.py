@@ -17,13 +17,9 @@ from routeiq_sidecar.types import TIERS, Signals
 TIER_VALUE = {"simple": 0.0, "medium": 0.5, "complex": 1.0}
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
-    return np.asarray(e / e.sum())
-
-
-def _softmax_list(x: list[float]) -> list[float]:
-    """Softmax of a short list, in Python floats (float64)."""
+def _softmax(x: list[float]) -> list[float]:
+    """Softmax of a short list, in Python floats (float64): numpy's per-call cost would be
+    most of the work for a dozen numbers."""
     top = max(x)
     e = [math.exp(v - top) for v in x]
     total = math.fsum(e)
@@ -48,10 +44,11 @@ class CentroidClassifier:
         head = self.category_head
         return head.categories if head is not None else self.categories
 
-    def category_probs(self, vec: np.ndarray) -> np.ndarray:
-        if self.category_head is not None:
-            return np.asarray(self.category_head.probs(vec))
-        return _softmax((self.category_centroids @ vec) / self.temperature)
+    def category_probs(self, vec: np.ndarray) -> list[float]:
+        head = self.category_head
+        if head is not None:
+            return _softmax(head.logits(vec).tolist())
+        return _softmax(((self.category_centroids @ vec) / self.temperature).tolist())
 
     @classmethod
     def load(cls, path: Path) -> CentroidClassifier:
@@ -75,15 +72,9 @@ class CentroidClassifier:
         )
 
     def classify(self, vec: np.ndarray, estimated_prompt_tokens: int) -> Signals:
-        # Two small matrix-vector products in numpy; the softmaxes over a dozen numbers in
-        # Python floats (numpy's per-call cost was most of a decision's classification)
-        head = self.category_head
-        if head is not None:
-            cat_p = _softmax_list(head.logits(vec).tolist())
-        else:
-            cat_p = _softmax_list(((self.category_centroids @ vec) / self.temperature).tolist())
+        cat_p = self.category_probs(vec)
         names = self.category_names
-        tier_p = _softmax_list(((self.tier_centroids @ vec) / self.temperature).tolist())
+        tier_p = _softmax(((self.tier_centroids @ vec) / self.temperature).tolist())
         ci = max(range(len(cat_p)), key=cat_p.__getitem__)  # the first of equal maxima
         score = sum(p * TIER_VALUE.get(t, 0.5) for p, t in zip(tier_p, self.tiers, strict=True))
         tier = self.tiers[max(range(len(tier_p)), key=tier_p.__getitem__)]
