@@ -15,9 +15,11 @@ would not embed, e.g. the last question only, are embedded once and cached). Var
 * 3, ``z(length) + gamma * prior``: the category head's per-category failure (or strong-
   advantage) prior, learned on the training files; 2 + 3 together;
 * 4a, the kNN of the raw (not z-scored) failure rate; 4b a bump,
-  ``z(length) - beta * ((raw kNN failure - c) / 0.2) ** 2``.
+  ``z(length) - beta * ((raw kNN failure - c) / 0.2) ** 2``;
+* 5 (third round), vocabulary rarity (transfer_variants_lib.rarity, z-scored by the training
+  files' prompts): alone, added to `length` and added to the shipped difficulty.
 
-Settings named "best" (2, 3, 2 + 3, the advantage prior, 4b) are picked by the mean over the
+Settings named "best" (2, 3, 2 + 3, the advantage prior, 4b, 5b, 5c) are picked by the mean over the
 four folds from the grids below; 2 on 1c's text keeps 2's gate and adds a fixed kNN weight.
 Findings: how often the 256-token truncation cuts the end of the text, duplicate questions
 across files, bootstrap standard errors of APGR differences (rows resampled, 200 draws,
@@ -47,6 +49,7 @@ from transfer_variants_lib import (
     difficulty_oracle,
     make_fold,
     question_key,
+    rarity,
     raw_knn,
     signals,
     tail_cut,
@@ -69,8 +72,9 @@ class FoldData:
     """One fold: rows, per-text signals, category priors and the raw-failure kNN."""
 
     def __init__(self, fold: Fold, sig: dict[str, Signals], fail: np.ndarray,
-                 adv: np.ndarray, raw: np.ndarray) -> None:
+                 adv: np.ndarray, raw: np.ndarray, rare: np.ndarray) -> None:
         self.fold, self.sig, self.fail, self.adv, self.raw = fold, sig, fail, adv, raw
+        self.rare = rare  # vocabulary rarity, z-scored by the training files' prompts
 
     def gate(self, text: str, tau: float, beta: float, w0: float = 0.0,
              gamma: float = 0.0) -> np.ndarray:
@@ -85,6 +89,7 @@ def compute(files: dict[str, list[Loaded]], bundle: Any) -> list[FoldData]:
     cat = bundle.classifier.category_head
     out = []
     base = files["today"]
+    rare = [rarity(f.ds.prompts, bundle) for f in base]
     for i, left in enumerate(base):
         others = [o for o in base if o is not left]
         fold = make_fold(left)
@@ -95,9 +100,11 @@ def compute(files: dict[str, list[Loaded]], bundle: Any) -> list[FoldData]:
             head = h if text == "today" else head
         assert head is not None
         emb = left.embeddings[fold.rows]
+        seen = np.concatenate([r for j, r in enumerate(rare) if j != i])
         out.append(FoldData(fold, sig, category_prior(cat, others, emb, "fail"),
                             category_prior(cat, others, emb, "adv"),
-                            raw_knn(head, others, emb)))
+                            raw_knn(head, others, emb),
+                            (rare[i][fold.rows] - seen.mean()) / seen.std()))
         print(f"[fold {left.name} done]", file=sys.stderr, flush=True)
     return out
 
@@ -148,6 +155,14 @@ def variant_rows(data: Sequence[FoldData]) -> list[tuple[str, list[float]]]:
     (c, beta), v = best(data, grid, lambda c, b: lambda f: f.sig["today"].zl
                         - b * ((f.raw - c) / 0.2) ** 2)
     rows.append((f"4b. `length` - {beta:g} x ((kNN failure - {c:g}) / 0.2)^2 (best \"bump\")", v))
+    rows.append(("5a. vocabulary rarity alone (mean log WordPiece id), rarer goes strong",
+                 scores(data, lambda f: f.rare)))
+    (gamma,), v = best(data, [(g,) for g in (-0.5, -0.25, 0.1, 0.25, 0.5, 1)],
+                       lambda g: lambda f: f.sig["today"].zl + g * f.rare)
+    rows.append((f"5b. `length` + {gamma:g} x rarity (best weight)", v))
+    (gamma,), v = best(data, [(g,) for g in (-0.5, -0.25, 0.1, 0.25, 0.5, 1)],
+                       lambda g: lambda f: f.sig["today"].d + g * f.rare)
+    rows.append((f"5c. shipped + {gamma:g} x rarity (best weight)", v))
     return rows
 
 

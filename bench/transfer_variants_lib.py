@@ -136,6 +136,22 @@ def signals(left: Loaded, others: Sequence[Loaded], fold: Fold) -> tuple[Signals
                    top.mean(axis=1)), head
 
 
+def rarity(texts: Sequence[str], bundle: LoadedBundle) -> np.ndarray:
+    """Mean log WordPiece id of each text's word tokens (ids from 999 on, whole text, no
+    truncation): BERT's vocabulary is ordered roughly by frequency, so higher is rarer words
+    (jargon, names, formulas, other scripts)."""
+    tok = Tokenizer.from_file(str(bundle.path / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    out = np.full(len(texts), np.log(999.0))
+    for i, enc in enumerate(tok.encode_batch(list(texts), add_special_tokens=False)):
+        ids = np.asarray(enc.ids)
+        words = ids[ids >= 999]
+        if len(words):
+            out[i] = float(np.log(words).mean())
+    return out
+
+
 def _advantage(scores: np.ndarray) -> np.ndarray:
     """Top half of the file's models (by mean) minus the bottom half, z-scored."""
     order = np.argsort(-np.nanmean(scores, axis=0))
