@@ -1,6 +1,7 @@
 """One decision's server-side cost without a transport: the engine (``Engine.route``) in process,
 on the latency benchmark's 300 mixed requests, sequentially, and the default strategy's kNN scan
-alone (warm and with the CPU caches flushed between calls, as between requests in a server).
+alone (warm and with the CPU caches flushed between calls, as between requests in a server;
+and per query in batches of 1, 8 and 32, as the coalescer batches it under load).
 
     .venv/bin/python bench/engine_path.py [--encoder static] [--rounds 5] [--home DIR]
         [--agreement ../shared/data/routerdc_7models.jsonl]
@@ -83,6 +84,25 @@ def knn_scan(engine: Engine, vecs: np.ndarray, flush: bool) -> dict[str, float]:
     return {"p50_us": pct(times, 50), "p99_us": pct(times, 99)}
 
 
+def knn_batches(engine: Engine, vecs: np.ndarray, sizes: tuple[int, ...] = (1, 8, 32),
+                reps: int = 200) -> dict[int, float]:
+    """The kNN of a batch of queries (what engine/coalesce.py hands the worker thread when
+    decisions queue behind a running scan), warm: p50 per query, in us, by batch size."""
+    strategy = engine.loaded.strategies.get("difficulty")
+    if not isinstance(strategy, DifficultyStrategy):
+        return {}
+    head, out = strategy.head, {}
+    for b in sizes:
+        times = []
+        for r in range(reps):
+            batch = np.roll(vecs, -r * b, axis=0)[:b]
+            t = time.perf_counter()
+            head.knn(batch)
+            times.append((time.perf_counter() - t) * 1e6 / b)
+        out[b] = pct(times, 50)
+    return out
+
+
 async def thread_hop(n: int = 2000) -> dict[str, float]:
     """Round trip of a prediction that does nothing through engine/coalesce.py's worker thread:
     what a decision pays to keep its kNN scan off the event loop (wake the thread, wake the
@@ -156,6 +176,10 @@ async def main() -> None:
             if k:
                 print(f"  difficulty kNN ({'caches flushed' if flush else 'warm'}): "
                       f"p50 {k['p50_us']:.0f} us, p99 {k['p99_us']:.0f} us")
+        per_query = knn_batches(engine, vecs)
+        if per_query:
+            print("  difficulty kNN by batch size (warm), p50 per query: " + ", ".join(
+                f"{b}: {us:.0f} us" for b, us in per_query.items()))
         hop = await thread_hop()
         print(f"  thread hop (an empty prediction through a Coalescer, the kNN's path off the "
               f"loop): p50 {hop['p50_us']:.0f} us, p99 {hop['p99_us']:.0f} us")

@@ -2,23 +2,25 @@
 
 A scan of every stored row in float32 reads the whole matrix per query (11,170 x 256 float32 =
 11.4 MB for the default `difficulty` head): memory-bound, 0.3-0.7 ms on a busy host. Here the
-rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle), and
-one onnxruntime graph per call does the whole search: an integer matrix product
-(``MatMulInteger``, 2.2 MB read) ranks every row approximately, ``TopK`` keeps the
-``candidates`` best, those are scored again in float32 from the stored rows (``Gather``,
-``MatMul``) and a second ``TopK`` keeps the ``k`` best, with their float32 similarities. So
-the similarities are the float32 ones a full scan computes (to float rounding); the neighbours
-differ from a full scan's only when a true neighbour falls outside the int8 ranking's
-``candidates`` best: on 2,000 prompts of a file the default heads were not trained on, never
-(both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py --agreement FILE``;
-``tests/unit/strategies/test_scan.py`` checks the agreement on harder, synthetic queries.
-Before, the shortlist and the re-score ran in numpy, query by query; docs/benchmarks.md ("One
-graph for the kNN search") has the A/B.
+rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle): one
+onnxruntime call ranks every row approximately with an integer matrix product
+(``MatMulInteger``, 2.2 MB read, then each row's scale), numpy keeps the ``candidates`` best
+(``argpartition``), scores them again in float32 from the stored rows and keeps the ``k`` best,
+with their float32 similarities. So the similarities are the float32 ones a full scan computes
+(to float rounding); the neighbours differ from a full scan's only when a true neighbour falls
+outside the int8 ranking's ``candidates`` best: on 2,000 prompts of a file the default heads
+were not trained on, never (both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py
+--agreement FILE``; ``tests/unit/strategies/test_scan.py`` checks the agreement on harder,
+synthetic queries. Before, the shortlist and the re-score were onnxruntime nodes too (``TopK``,
+``Gather``, ``MatMul``, a second ``TopK``): the same answers, but its ``TopK`` over every row
+cost more per query than the integer product itself; docs/benchmarks.md ("One graph for the
+kNN search", "The shortlist in numpy") has the A/Bs.
 
 Each query's search is its own slice of every node, so its answer is the same bits whatever
 else was in the batch (engine/coalesce.py batches decisions). Identical rows (the training set
 repeats some prompts, with different targets: 11,170 rows, 8,744 distinct in the default static
-head) are scanned once; equal similarities among the ``k`` go to the lower row index.
+head) are scanned once; equal similarities go to the lower row index, also where they decide
+which rows make the ``k``.
 
 With no more rows than ``candidates`` (or ``exact=True``) every row is scored in float32.
 """
@@ -43,38 +45,23 @@ QUERY_LEVELS = 63.0
 OPSET, IR_VERSION = 17, 8
 
 
-def _search_session(rows_q: np.ndarray, scale: np.ndarray, rows: np.ndarray,
-                    candidates: int) -> ort.InferenceSession:
-    """``q8 (b, dim) uint8, qf (b, dim) float32, k (1,) int64 -> groups (b, k) int64, sims
-    (b, k) float32``: the int8 ranking of every row, its ``candidates`` best re-scored in
-    float32, the ``k`` best of those."""
-    dim = rows_q.shape[1]
+def _rank_session(rows_q: np.ndarray, scale: np.ndarray) -> ort.InferenceSession:
+    """``q8 (b, dim) uint8 -> approx (b, n) float32``: every row's int8 similarity to each query
+    (the integer product times the row's scale; the query's own scale ranks nothing)."""
+    dim, n = rows_q.shape[1], rows_q.shape[0]
     nodes = [
         wire.node("MatMulInteger", ["q8", "rows_q", "zero"], ["dot"]),  # (b, n) int32
         wire.node("Cast", ["dot"], ["dot_f"], {"to": wire.FLOAT}),
-        wire.node("Mul", ["dot_f", "scale"], ["approx"]),  # the query's own scale ranks nothing
-        wire.node("TopK", ["approx", "candidates"], ["_approx_top", "short"]),  # (b, c)
-        wire.node("Gather", ["rows", "short"], ["cand"], {"axis": 0}),  # (b, c, dim)
-        wire.node("Unsqueeze", ["qf", "last"], ["q_col"]),  # (b, dim, 1)
-        wire.node("MatMul", ["cand", "q_col"], ["sims_col"]),  # (b, c, 1)
-        wire.node("Squeeze", ["sims_col", "last"], ["short_sims"]),
-        wire.node("TopK", ["short_sims", "k"], ["sims", "pos"]),  # (b, k), best first
-        wire.node("GatherElements", ["short", "pos"], ["groups"], {"axis": 1}),
+        wire.node("Mul", ["dot_f", "scale"], ["approx"]),
     ]
     model = wire.model(
         nodes,
-        [wire.value_info("q8", wire.UINT8, ["b", dim]),
-         wire.value_info("qf", wire.FLOAT, ["b", dim]),
-         wire.value_info("k", wire.INT64, [1])],
-        [wire.value_info("groups", wire.INT64, ["b", "k_out"]),
-         wire.value_info("sims", wire.FLOAT, ["b", "k_out"])],
+        [wire.value_info("q8", wire.UINT8, ["b", dim])],
+        [wire.value_info("approx", wire.FLOAT, ["b", n])],
         [wire.tensor("rows_q", np.ascontiguousarray(rows_q.T)),
          wire.tensor("zero", np.asarray(ZERO_POINT, np.uint8)),
-         wire.tensor("scale", np.asarray(scale, np.float32)),
-         wire.tensor("candidates", np.asarray([candidates], np.int64)),
-         wire.tensor("rows", np.ascontiguousarray(rows, np.float32)),
-         wire.tensor("last", np.asarray([2], np.int64))],
-        opset=OPSET, ir_version=IR_VERSION, name="neighbour_search")
+         wire.tensor("scale", np.asarray(scale, np.float32))],
+        opset=OPSET, ir_version=IR_VERSION, name="neighbour_rank")
     return _session(model)
 
 
@@ -112,8 +99,7 @@ class NeighbourScan:
         self._session: ort.InferenceSession | None = None
         if not exact and len(d) > self.candidates:
             scale = _per_row_scale(d)
-            self._session = _search_session(np.rint(d / scale[:, None]).astype(np.int8), scale,
-                                            d, self.candidates)
+            self._session = _rank_session(np.rint(d / scale[:, None]).astype(np.int8), scale)
 
     @property
     def exact(self) -> bool:
@@ -160,12 +146,13 @@ class NeighbourScan:
         """``(b, k)`` distinct-row groups, most similar first (ties: the lower group), and
         their float32 similarities."""
         assert self._session is not None
-        scale = _per_row_scale(q, QUERY_LEVELS)[:, None]
-        q8 = (np.rint(q / scale) + ZERO_POINT).astype(np.uint8)  # 1..127
-        groups, sims = self._session.run(None, {"q8": q8, "qf": q,
-                                                "k": np.asarray([k], np.int64)})
-        if (np.diff(sims, axis=1) == 0).any():  # equal similarities: the lower group first
-            order = np.lexsort((groups, -sims), axis=1)
-            groups = np.take_along_axis(groups, order, axis=1)
-            sims = np.take_along_axis(sims, order, axis=1)
-        return groups, sims
+        peak = np.abs(q).max(axis=1, keepdims=True)  # _per_row_scale(q, QUERY_LEVELS), fused
+        q8 = np.rint(q * (QUERY_LEVELS / np.where(peak > 0, peak, 1.0)))
+        q8 += ZERO_POINT  # 1..127
+        approx = self._session.run(None, {"q8": q8.astype(np.uint8)})[0]
+        (b, n), c = approx.shape, self.candidates
+        short = np.argpartition(approx, n - c, axis=1)[:, n - c :]  # (b, c), in no order
+        sims = np.matmul(self._distinct[short], q[:, :, None]).reshape(b, c)  # float32
+        best = np.lexsort((short, -sims), axis=1)[:, :k]  # ties: the lower group
+        at = np.arange(b)[:, None]
+        return short[at, best], sims[at, best]
