@@ -12,11 +12,11 @@ outside the int8 ranking's ``candidates`` best: on 2,000 prompts of a file the d
 were not trained on, never (both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py
 --agreement FILE``; ``tests/unit/strategies/test_scan.py`` checks the agreement on harder,
 synthetic queries. Before, the shortlist and the re-score were onnxruntime nodes too (``TopK``,
-``Gather``, ``MatMul``, a second ``TopK``): the same answers, but its ``TopK`` over every row
-cost more per query than the integer product itself; docs/benchmarks.md ("One graph for the
-kNN search", "The shortlist in numpy") has the A/Bs.
+``Gather``, ``MatMul``, a second ``TopK``): the same neighbours wherever compared, but its
+``TopK`` over every row cost more per query than the integer product itself;
+docs/benchmarks.md ("One graph for the kNN search", "The shortlist in numpy") has the A/Bs.
 
-Each query's search is its own slice of every node, so its answer is the same bits whatever
+Each query's search is its own slice of every step, so its answer is the same bits whatever
 else was in the batch (engine/coalesce.py batches decisions). Identical rows (the training set
 repeats some prompts, with different targets: 11,170 rows, 8,744 distinct in the default static
 head) are scanned once; equal similarities go to the lower row index, also where they decide
@@ -123,7 +123,7 @@ class NeighbourScan:
                     np.take_along_axis(groups, best, axis=1),
                     np.take_along_axis(s, best, axis=1), k)
                 continue
-            # one graph call for the chunk; each query's answer is its own slice
+            # one onnxruntime call and a few numpy steps for the chunk; each query its own slice
             g, top = self._search(part, k)
             idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(g, top, k)
         return idx, sims
