@@ -20,7 +20,8 @@ as the HTTP floor. Below ``--prompts`` streams (e.g. concurrency 1) the prompts'
 one after another, each with one stream.
 
 Reports, per tier, worker count, transport and concurrency: req/s (requests finished over
-the wall time of the run), p50/p99 of h2load's per-request log, server CPU ms per decision,
+the wall time of the run), p50/p99 of h2load's per-request log, server CPU ms per decision
+(and its split: the workers' event-loop threads against every other thread of the server),
 h2load's own CPU ms per request, and the error count; ``--json PATH`` writes them.
 """
 
@@ -146,14 +147,16 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
                 rest: bool = False) -> dict[str, Any]:
     """One timed run against a started server (``pid``: its process, for ``cpu_s``); ``rest``:
     ``bodies`` are JSON for ``POST /v1/route``, else framed gRPC messages."""
-    before, cpu0 = counters(http_port), cpu_s(pid)
+    from latency import cpu_split_s
+
+    before, cpu0, split0 = counters(http_port), cpu_s(pid), cpu_split_s(pid)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as d:
         got = (run_h2load(h2load, http_port, bodies, concurrency, requests, Path(d),
                           REST_PATH, rest=True) if rest
                else run_h2load(h2load, grpc_port, bodies, concurrency, requests, Path(d)))
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu1, after = cpu_s(pid), counters(http_port)
+    cpu1, split1, after = cpu_s(pid), cpu_split_s(pid), counters(http_port)
     decided = int(after["routeiq_decisions_total"] - before["routeiq_decisions_total"])
     client_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
     lat = got.pop("latency_ms")
@@ -170,6 +173,9 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
         "server_p50_ms": float("nan"),
         "throughput_rps": got["req_per_s"],
         "cpu_ms_per_decision": 1000 * (cpu1 - cpu0) / max(decided, 1),
+        # of which the event loops' threads, and every other thread of the server
+        "loop_cpu_ms_per_decision": 1000 * (split1[0] - split0[0]) / max(decided, 1),
+        "threads_cpu_ms_per_decision": 1000 * (split1[1] - split0[1]) / max(decided, 1),
         "h2load_cpu_ms_per_request": 1000 * client_cpu / max(decided, 1),
         "escalated_share": (after["escalated"] - before["escalated"]) / max(decided, 1),
     }
@@ -225,7 +231,9 @@ def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
                     print(f"{tier} w={workers} {transport} c={r['concurrency']} rep={rep}: "
                           f"{r['req_per_s']:.0f} req/s p50 {r['p50_ms']:.2f} ms p99 "
                           f"{r['p99_ms']:.2f} ms, server CPU {r['cpu_ms_per_decision']:.2f}"
-                          f" ms/decision, h2load {r['h2load_cpu_ms_per_request']:.3f} ms/req,"
+                          f" ms/decision (loops {r['loop_cpu_ms_per_decision']:.2f}, other "
+                          f"threads {r['threads_cpu_ms_per_decision']:.2f}), h2load "
+                          f"{r['h2load_cpu_ms_per_request']:.3f} ms/req,"
                           f" errors {r['errors']}", file=sys.stderr, flush=True)
     finally:
         stop_server(proc)
@@ -234,9 +242,9 @@ def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
 
 def summary(rows: list[dict[str, Any]]) -> str:
     lines = ["| tier | workers | transport | streams | req/s (median) | p50 ms | p99 ms | server "
-             "CPU ms/decision | h2load CPU ms/request | errors (all runs) | health check: "
-             "req/s, server CPU ms/call |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "CPU ms/decision | of which event loops / other threads | h2load CPU ms/request | "
+             "errors (all runs) | health check: req/s, server CPU ms/call |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     routes = [r for r in rows if not r["transport"].endswith("health check")]
     keys = sorted({(r["tier"], r["workers"], r["transport"], r["concurrency"]) for r in routes})
     for key in keys:
@@ -254,6 +262,8 @@ def summary(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {tier} | {w} | {transport.removesuffix('-h2load')} | {c} | "
                      f"{med('req_per_s'):.0f} | {med('p50_ms'):.2f} | "
                      f"{med('p99_ms'):.2f} | {med('cpu_ms_per_decision'):.2f} | "
+                     f"{med('loop_cpu_ms_per_decision'):.2f} / "
+                     f"{med('threads_cpu_ms_per_decision'):.2f} | "
                      f"{med('h2load_cpu_ms_per_request'):.3f} | "
                      f"{sum(r['errors'] for r in rs)} | {floor} |")
     return "\n".join(lines)

@@ -144,6 +144,30 @@ def cpu_s(pid: int) -> float:
     return total
 
 
+def cpu_split_s(pid: int) -> tuple[float, float]:
+    """CPU seconds of the process tree so far: (its processes' main threads, where each worker
+    runs its event loop; every other thread: the kNN worker, the state file's query thread,
+    grpc's poller and event-engine threads, onnxruntime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main = other = 0.0
+    for p in tree(pid):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                fields = Path(f"/proc/{p}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            t = (int(fields[11]) + int(fields[12])) / tick
+            if int(tid) == p:
+                main += t
+            else:
+                other += t
+    return main, other
+
+
 def start_server(
     bundle: Path, env: dict[str, str], workers: int = 1
 ) -> tuple[subprocess.Popen[str], int, int, float]:
