@@ -42,10 +42,17 @@ def _cell(r: dict[str, Any], key: str) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
+def served(setting: dict[str, Any] | None) -> str:
+    """A served setting's APGR cell (``prices``, ``names``), ``-`` for the rules."""
+    if setting is None:
+        return "-"
+    return _cell(setting, "apgr") + (" (constant)" if setting["constant"] else "")
+
+
 def table(report: dict[str, Any]) -> str:
     lines = ["| left-out file (rows) | strong / weak | router | APGR | CPT(50) | CPT(80) "
-             "| APGR, prices only | AIQ |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| APGR, prices only | APGR, names only | AIQ |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for f in report["folds"]:
         first = True
         for name in (*f["routers"], *RULES):
@@ -55,22 +62,20 @@ def table(report: dict[str, Any]) -> str:
             label = f"**{name}**" if name == "difficulty" else name
             if r.get("constant"):
                 label += " (constant)"
-            prices = r.get("prices")
-            served = "-" if prices is None else _cell(prices, "apgr") + (
-                " (constant)" if prices["constant"] else "")
             lines.append(f"{head}| {label} | {r['apgr']:.3f} | {pct(r['cpt50'])} | "
-                         f"{pct(r['cpt80'])} | {served} | {_cell(r, 'aiq')} |")
+                         f"{pct(r['cpt80'])} | {served(r.get('prices'))} | "
+                         f"{served(r.get('names'))} | {_cell(r, 'aiq')} |")
             first = False
     lines.append("")
     lines.append("| router | " + " | ".join(f["file"] for f in report["folds"])
-                 + " | mean APGR | mean APGR, prices only |")
-    lines.append("|---|" + "---|" * (len(report["folds"]) + 2))
+                 + " | mean APGR | mean APGR, prices only | mean APGR, names only |")
+    lines.append("|---|" + "---|" * (len(report["folds"]) + 3))
     for name, mean in report["mean_apgr"].items():
         vals = [(f["routers"][name] if name in f["routers"] else f[name])["apgr"]
                 for f in report["folds"]]
-        prices = report["mean_apgr_prices"].get(name)
-        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals)
-                     + f" | {mean:.3f} | {'-' if prices is None else f'{prices:.3f}'} |")
+        others = [report[k].get(name) for k in ("mean_apgr_prices", "mean_apgr_names")]
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {mean:.3f} | "
+                     + " | ".join("-" if v is None else f"{v:.3f}" for v in others) + " |")
     lines.append("")
     lines.append("Best router per fold: " + ", ".join(
         f"{k} {v}" for k, v in report["best_router"].items()))

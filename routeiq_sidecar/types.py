@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from routeiq_sidecar.model_names import name_price_per_mtok
+
 CAPABILITIES = ("tools", "vision", "json", "reasoning")
 PROFILES = ("auto", "eco", "premium", "free", "reasoning")
 TIERS = ("simple", "medium", "complex")
 UNKNOWN_PRICE_PER_MTOK = 10.0
-"""Blended $/Mtok assumed for a candidate sent without a price: an expensive model's, so an
-unpriced model is never preferred for looking free."""
+"""Blended $/Mtok assumed for a candidate sent without a price whose name states no size or tier
+(model_names.py): an expensive model's, so an unpriced model is never preferred for looking
+free."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,18 @@ class CandidateSpec:
         return (3.0 * self.input_cost_per_mtok + self.output_cost_per_mtok) / 4.0
 
     @property
+    def name_priced(self) -> bool:
+        """Sent without a price, and priced from what its name says (model_names.py)."""
+        return not self.price_known and name_price_per_mtok(self.model) is not None
+
+    @property
     def effective_price_per_mtok(self) -> float:
-        """The blended price the decision rule and the priors use."""
-        return self.blended_cost_per_mtok if self.price_known else UNKNOWN_PRICE_PER_MTOK
+        """The blended price the decision rule and the priors use: the sent one; without one,
+        the name's estimate, else ``UNKNOWN_PRICE_PER_MTOK``."""
+        if self.price_known:
+            return self.blended_cost_per_mtok
+        est = name_price_per_mtok(self.model)
+        return UNKNOWN_PRICE_PER_MTOK if est is None else est
 
     @property
     def is_free(self) -> bool:

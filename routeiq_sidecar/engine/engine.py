@@ -358,7 +358,8 @@ class Engine:
         if now - self._price_warned_at >= PRICE_WARN_INTERVAL_S:
             self._price_warned_at = now
             log.warning(
-                "candidates without a price (%s) are priced at $%g/Mtok, not free; send "
+                "candidates without a price (%s) are priced from their names where those "
+                "state a size or tier, else at $%g/Mtok, never free; send "
                 "input_cost_per_mtok/output_cost_per_mtok", ", ".join(unknown[:5])[:200],
                 UNKNOWN_PRICE_PER_MTOK,
             )

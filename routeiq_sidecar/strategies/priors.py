@@ -1,4 +1,5 @@
-"""Capability priors for candidates no trained head knows: ``quality_prior``, else price.
+"""Capability priors for candidates no trained head knows: ``quality_prior``, else price (the
+sent one; without one, what the model's name says, model_names.py; else the unknown price).
 
 The price prior maps the blended price per million tokens on a log scale from $0.05 (0.50)
 to $30 (0.95): across today's catalogues, price is the best public proxy for capability.
@@ -34,7 +35,8 @@ def capability_priors(candidates: tuple[CandidateSpec, ...]) -> tuple[np.ndarray
             sources.append("prior")
         else:
             values.append(price_prior(c.effective_price_per_mtok))
-            sources.append("price" if c.price_known else "price_unknown")
+            sources.append("price" if c.price_known
+                           else "name" if c.name_priced else "price_unknown")
     return np.asarray(values, dtype=np.float64), tuple(sources)
 
 

@@ -54,33 +54,40 @@ def eval_text(report: dict[str, Any]) -> str:
 def _fold_rows(fold: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for name, r in fold.get("routers", {}).items():
-        prices = r.get("prices") or {}
-        flag = " (constant)" if prices.get("constant") else ""
-        served = None if prices.get("apgr") is None else f"{prices['apgr']:.4f}{flag}"
         rows.append([name + (" (constant)" if r.get("constant") else ""), r.get("apgr"),
-                     r.get("cpt50"), r.get("cpt80"), served, r.get("aiq")])
+                     r.get("cpt50"), r.get("cpt80"), _served(r.get("prices")),
+                     _served(r.get("names")), r.get("aiq")])
     rows += [[f"({base})", fold[base].get("apgr"), fold[base].get("cpt50"),
-              fold[base].get("cpt80"), None, fold[base].get("aiq")]
+              fold[base].get("cpt80"), None, None, fold[base].get("aiq")]
              for base in BASELINES if isinstance(fold.get(base), dict)]
     return rows
+
+
+def _served(setting: dict[str, Any] | None) -> str | None:
+    if not setting or setting.get("apgr") is None:
+        return None
+    return f"{setting['apgr']:.4f}" + (" (constant)" if setting.get("constant") else "")
 
 
 def leave_one_out_text(report: dict[str, Any]) -> str:
     out = [f"leave one file out ({report.get('encoder_precision')} encoder, "
            f"seed {report.get('seed')}): each file scored by routers fit on the others; the "
            "pair sent as candidates declaring which is stronger (APGR, CPT) and with the "
-           "file's prices only (APGR prices, AIQ where the file has costs)\n"]
+           "file's prices only (APGR prices, AIQ where the file has costs) and with the "
+           "model names alone (APGR names)\n"]
     for fold in report.get("folds", []):
         out.append(f"\n{fold.get('file')} ({fold.get('n')} rows; trained on "
                    f"{', '.join(fold.get('trained_on', []))}): {fold.get('strong')} vs "
                    f"{fold.get('weak')}\n")
-        out.append(table(["router", "APGR", "CPT(50)", "CPT(80)", "APGR prices", "AIQ"],
+        out.append(table(["router", "APGR", "CPT(50)", "CPT(80)", "APGR prices", "APGR names",
+                          "AIQ"],
                          _fold_rows(fold)))
     mean = report.get("mean_apgr")
     if isinstance(mean, dict):
         prices = report.get("mean_apgr_prices") or {}
+        names = report.get("mean_apgr_names") or {}
         out.append("\nmean APGR over the folds\n")
-        out.append(table(["router", "APGR", "APGR prices"],
-                         [[k, v, prices.get(k)] for k, v in mean.items()]))
+        out.append(table(["router", "APGR", "APGR prices", "APGR names"],
+                         [[k, v, prices.get(k), names.get(k)] for k, v in mean.items()]))
     out.append("\n(--json prints the whole report)\n")
     return "".join(out)

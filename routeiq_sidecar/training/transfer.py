@@ -115,8 +115,7 @@ def fold(left: Loaded, others: Sequence[Loaded], bundle: LoadedBundle, seed: int
         out[base] = {k: _r(rep[base][k]) for k in ("apgr", "cpt50", "cpt80")}
     curves: dict[str, Any] = {}
     for setting in SETTINGS:
-        cands = pair_candidates([strong, weak], pair_costs, prompts.tokens,
-                                declared=setting == "declared")
+        cands = pair_candidates([strong, weak], pair_costs, prompts.tokens, setting)
         for name, q in route(routers, prompts, cands).items():
             entry = out["routers"].setdefault(name, {})
             figures = pair_figures(q, s_sc, w_sc)
@@ -124,8 +123,8 @@ def fold(left: Loaded, others: Sequence[Loaded], bundle: LoadedBundle, seed: int
                 entry.update(figures)
                 curves[name] = pair_curve(q[:, 0] - q[:, 1], s_sc, w_sc)
                 continue
-            entry["prices"] = {"apgr": figures["apgr"], "constant": figures["constant"]}
-            if priced.any():
+            entry[setting] = {"apgr": figures["apgr"], "constant": figures["constant"]}
+            if setting == "prices" and priced.any():
                 a = pair_aiq(q[priced], np.stack([s_sc, w_sc], 1)[priced], pair_costs[priced])
                 entry["aiq"] = a["router"]
                 out["random"]["aiq"], out["oracle"]["aiq"] = a["random"], a["oracle"]
@@ -145,17 +144,19 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def summary(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Mean APGR over folds per router (declared and prices settings), the best router per
-    fold, and the shipped default's margin over `length`."""
+    """Mean APGR over folds per router (declared, prices and names settings), the best router
+    per fold, and the shipped default's margin over `length`."""
     names = [n for n in ROUTERS if all(n in f["routers"] for f in folds)]
     mean = {n: _mean([f["routers"][n]["apgr"] for f in folds]) for n in names}
     mean.update({n: _mean([f[n]["apgr"] for f in folds]) for n in RULES})
     prices = {n: _mean([f["routers"][n]["prices"]["apgr"] for f in folds]) for n in names}
+    by_name = {n: _mean([f["routers"][n]["names"]["apgr"] for f in folds]) for n in names}
     best = {f["file"]: max(names, key=lambda n: f["routers"][n]["apgr"] or 0.0)
             for f in folds}
     margins = [_r((f["routers"]["difficulty"]["apgr"] or np.nan) - (f["length"]["apgr"] or np.nan))
                for f in folds]
-    return {"mean_apgr": mean, "mean_apgr_prices": prices, "best_router": best,
+    return {"mean_apgr": mean, "mean_apgr_prices": prices, "mean_apgr_names": by_name,
+            "best_router": best,
             "difficulty_minus_length": margins}
 
 

@@ -1,12 +1,14 @@
 """What a user gets from a strategy by sending a left-out file's strong/weak pair as candidates
 (training/transfer.py), batched over the file's rows.
 
-The candidates carry what the user would know, in two settings:
+The candidates carry what the user would know, in three settings:
 
 * ``prices``: each model's price from the file (its per-prompt costs over the rows' estimated
   prompt tokens, as $ per million tokens), or "price unknown" when the file has no costs;
 * ``declared``: the same plus a declared ``quality_prior`` (0.95 for the strong model, 0.50 for
-  the weak one): the user says which model is the stronger.
+  the weak one): the user says which model is the stronger;
+* ``names``: the model names alone, neither price nor prior (an unpriced candidate is priced
+  from what its name says, model_names.py, where it says a size or tier).
 
 A model a trained head does not know gets the request's prior (strategies/priors.py); a model it
 knows gets the head's prediction, exactly as ``TrainedStrategy.predict`` and
@@ -30,17 +32,20 @@ from routeiq_sidecar.strategies.trained import TrainedStrategy
 from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_summary
 from routeiq_sidecar.types import CandidateSpec
 
-SETTINGS = ("declared", "prices")
+SETTINGS = ("declared", "prices", "names")
 
 
 def pair_candidates(models: Sequence[str], costs: np.ndarray, tokens: np.ndarray,
-                    declared: bool) -> tuple[CandidateSpec, ...]:
-    """One candidate per model (strong first): ``costs`` ``(n, len(models))`` $ per prompt
-    (NaN = unknown), ``tokens`` the rows' estimated prompt tokens."""
+                    setting: str) -> tuple[CandidateSpec, ...]:
+    """One candidate per model (strong first) as sent in ``setting`` (one of ``SETTINGS``):
+    ``costs`` ``(n, len(models))`` $ per prompt (NaN = unknown), ``tokens`` the rows'
+    estimated prompt tokens."""
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {', '.join(SETTINGS)}, not {setting!r}")
     out = []
     for j, model in enumerate(models):
-        known = np.isfinite(costs[:, j])
-        prior = (HIGH_Q if j == 0 else LOW_Q) if declared else None
+        known = np.isfinite(costs[:, j]) & (setting != "names")
+        prior = (HIGH_Q if j == 0 else LOW_Q) if setting == "declared" else None
         if known.any():
             price = float(costs[known, j].sum() / tokens[known].sum() * 1e6)
             out.append(CandidateSpec(id=model, model=model, input_cost_per_mtok=price,

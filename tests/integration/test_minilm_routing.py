@@ -1,5 +1,7 @@
 """Behaviour that depends on the real MiniLM encoder: easy prompts to `cheap`, hard to `strong`,
-with the default bundle's default strategy (the shipped `difficulty` head) and with `centroid`.
+with the default bundle's default strategy (the shipped `difficulty` head) and with `centroid`;
+and with the default strategy when the two candidates come with no price at all, only names
+that say which is the smaller sibling (model_names.py), listed strong first.
 
 The prompts live in expected_routes.yaml (written for this project, not in the prototypes).
 """
@@ -24,6 +26,12 @@ CANDS = (
     CandidateSpec("cheap", "openai/gpt-4o-mini", 0.15, 0.6),
     CandidateSpec("strong", "anthropic/claude-opus-4", 15, 75),
 )
+UNPRICED = {  # names only, the strong one first (ties would go to it)
+    "openai": (CandidateSpec("strong", "openai/gpt-4o", price_known=False),
+               CandidateSpec("cheap", "openai/gpt-4o-mini", price_known=False)),
+    "anthropic": (CandidateSpec("strong", "claude-3-opus-20240229", price_known=False),
+                  CandidateSpec("cheap", "claude-3-haiku-20240307", price_known=False)),
+}
 CASES = [(want, p) for want in ("cheap", "strong") for p in EXPECTED[want]]
 STRATEGIES = ("", "centroid")  # "": the bundle's default
 
@@ -45,6 +53,15 @@ def results(
                                                   candidates=CANDS, strategy=strategy))
                 out[(strategy, prompt)] = d.selected.id
                 assert d.strategy == (strategy or "difficulty")
+        for family, cands in UNPRICED.items():
+            for _, prompt in CASES:
+                d = await engine.route(RouteInput(request_id="t", prompt=prompt,
+                                                  candidates=cands))
+                out[(family, prompt)] = d.selected.id
+                src = {s.candidate_id: s.quality_source for s in d.ranking}
+                assert src["cheap"] == "difficulty+name"  # opus: name; gpt-4o: price_unknown
+                assert src["strong"] in ("difficulty+name", "difficulty+price_unknown")
+                assert {s.estimated_cost for s in d.ranking} == {-1.0}  # still unknown $
         await engine.close()
         return out
 
@@ -64,3 +81,13 @@ def test_share_routed_as_expected(
     with capsys.disabled():
         print(f"\nMiniLM {strategy or 'default'} routing: {hits}/{len(CASES)} = {share:.0%}")
     assert share >= 0.9, [(w, p) for w, p in CASES if results[(strategy, p)] != w]
+
+
+@pytest.mark.parametrize("family", UNPRICED)
+def test_unpriced_siblings_routed_by_their_names(
+    results: dict[tuple[str, str], str], family: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hits = sum(results[(family, p)] == want for want, p in CASES)
+    with capsys.disabled():
+        print(f"\nMiniLM default routing, {family} names only: {hits}/{len(CASES)}")
+    assert hits / len(CASES) >= 0.9, [(w, p) for w, p in CASES if results[(family, p)] != w]

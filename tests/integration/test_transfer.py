@@ -38,13 +38,14 @@ def test_each_fold_reports_every_router_against_the_baselines(
         assert f["oracle"]["aiq"] >= f["random"]["aiq"]  # both files have costs
         for r in f["routers"].values():
             assert r["aiq"] is not None and isinstance(r["prices"]["constant"], bool)
+            assert isinstance(r["names"]["constant"], bool)
         # the two files share no model: a head that knows only its training models has no
         # prompt-dependent score for the pair, whatever the candidates declare
         assert f["routers"]["knn"]["constant"] and f["routers"]["knn"]["apgr"] == 0.5
         assert not f["routers"]["difficulty"]["constant"]
         assert set(curves[f["file"]]) >= {"difficulty", "mlp", "irt", "length", "oracle"}
     assert len(report["difficulty_minus_length"]) == 2
-    assert set(report["mean_apgr_prices"]) == set(ROUTERS)
+    assert set(report["mean_apgr_prices"]) == set(ROUTERS) == set(report["mean_apgr_names"])
 
 
 def test_cli_leave_one_out_prints_json(minilm_bundle: LoadedBundle, tmp_path: Path,

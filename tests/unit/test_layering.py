@@ -16,7 +16,7 @@ TRANSPORTS = tuple(f"routeiq_sidecar.api.{t}" for t in ("rest", "grpc", "ext_pro
 # Lower layers never import higher ones. Build-time and tool packages sit on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("routeiq_sidecar", "types", "text", "config", "errors", "limits", "progress", "tables", "ids",
-     "_proto"),
+     "model_names", "_proto"),
     ("telemetry", "model"),
     ("bundle",),
     ("strategies", "state"),

@@ -1,5 +1,7 @@
 """Property tests of the decision rule (hypothesis): the choice between two candidates never
-depends on a third, and ``eco`` never picks a more expensive candidate than ``auto``."""
+depends on a third, and ``eco`` never picks a more expensive candidate than ``auto``; unpriced
+candidates carry names that state a size, a tier or nothing (priced from the name, model_names.py,
+or at the unknown price)."""
 
 from __future__ import annotations
 
@@ -14,20 +16,22 @@ SIG = Signals("code", "medium", 0.9, 0.5, 100)
 K = Constraints((), None, 100, "auto")
 
 price = st.one_of(st.just(0.0), st.floats(min_value=0.001, max_value=500.0))
+NAMES = ("acme/model", "org/llama-3-70b", "org/qwen-7b", "org/mixtral-8x7b", "vendor/x-mini",
+         "vendor/x-opus", "gpt-3.5-turbo", "org/tiny-0.5b")
 candidate = st.tuples(
-    price, price, st.floats(min_value=0.0, max_value=1.0), st.booleans()
+    price, price, st.floats(min_value=0.0, max_value=1.0), st.booleans(), st.sampled_from(NAMES)
 )
 
 
-Raw = list[tuple[float, float, float, bool]]
+Raw = list[tuple[float, float, float, bool, str]]
 
 
 def build(raw: Raw) -> tuple[tuple[CandidateSpec, ...], list[float]]:
     cands = tuple(
-        CandidateSpec(f"c{i}", f"m{i}", inp, out, price_known=known)
-        for i, (inp, out, _, known) in enumerate(raw)
+        CandidateSpec(f"c{i}", name, inp, out, price_known=known)
+        for i, (inp, out, _, known, name) in enumerate(raw)
     )
-    return cands, [q for _, _, q, _ in raw]
+    return cands, [q for _, _, q, _, _ in raw]
 
 
 def pick(cands: tuple[CandidateSpec, ...], quality: list[float], lam: float) -> str:
@@ -40,8 +44,7 @@ def pick(cands: tuple[CandidateSpec, ...], quality: list[float], lam: float) -> 
 @given(st.lists(candidate, min_size=1, max_size=6), candidate,
        st.floats(min_value=0.0, max_value=5.0))
 def test_an_unselected_candidate_never_changes_the_choice(
-    raw: list[tuple[float, float, float, bool]], extra: tuple[float, float, float, bool],
-    lam: float,
+    raw: Raw, extra: tuple[float, float, float, bool, str], lam: float,
 ) -> None:
     cands, quality = build([*raw, extra])
     chosen = pick(cands, quality, lam)
@@ -51,9 +54,7 @@ def test_an_unselected_candidate_never_changes_the_choice(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(candidate, min_size=1, max_size=6))
-def test_eco_never_picks_a_more_expensive_candidate_than_auto(
-    raw: list[tuple[float, float, float, bool]],
-) -> None:
+def test_eco_never_picks_a_more_expensive_candidate_than_auto(raw: Raw) -> None:
     cands, quality = build(raw)
     by_id = {c.id: c for c in cands}
     eco = by_id[pick(cands, quality, PROFILE_LAMBDA["eco"])]

@@ -95,3 +95,16 @@ def test_difficulty_quality_monotone_and_ordered(d1: float, d2: float, ps: list[
     # the order of candidates by prior is kept
     order = np.argsort(priors, kind="stable")
     assert np.all(np.diff(q_hi[order]) >= -1e-12)
+
+
+def test_unpriced_siblings_get_the_prior_their_names_say() -> None:
+    """Two unpriced candidates of one family are no longer the same to the rule: the small
+    sibling's prior is lower, so easy prompts leave it nearly as good and hard ones do not."""
+    cands = (CandidateSpec("big", "meta-llama/Llama-3-70b-chat-hf", price_known=False),
+             CandidateSpec("small", "meta-llama/Llama-3-8b-chat-hf", price_known=False),
+             CandidateSpec("mystery", "acme/model", price_known=False))
+    values, sources = capability_priors(cands)
+    assert sources == ("name", "name", "price_unknown")
+    assert LOW_Q < values[1] < values[0] < values[2] <= HIGH_Q
+    easy, hard = difficulty_quality(0.1, values), difficulty_quality(0.9, values)
+    assert easy[0] - easy[1] < hard[0] - hard[1]

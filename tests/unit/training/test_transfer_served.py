@@ -4,6 +4,7 @@ give per request, and a pair no head knows is reported as constant."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from routeiq_sidecar.strategies.base import StrategyInput
 from routeiq_sidecar.strategies.difficulty import DifficultyHead, DifficultyStrategy
@@ -51,12 +52,18 @@ def _knn_strategy() -> TrainedStrategy:
 def test_pair_candidates_carry_the_file_prices_or_none() -> None:
     costs = np.asarray([[0.01, 0.001], [0.03, 0.003]])
     tokens = np.asarray([1000.0, 3000.0])
-    strong, weak = pair_candidates(["s", "w"], costs, tokens, declared=False)
+    strong, weak = pair_candidates(["s", "w"], costs, tokens, "prices")
     assert strong.input_cost_per_mtok == strong.output_cost_per_mtok == 10.0
     assert weak.input_cost_per_mtok == 1.0 and strong.quality_prior is None
-    strong, weak = pair_candidates(["s", "w"], np.full((2, 2), np.nan), tokens, declared=True)
+    strong, weak = pair_candidates(["s", "w"], np.full((2, 2), np.nan), tokens, "declared")
     assert not strong.price_known and not weak.price_known
     assert (strong.quality_prior, weak.quality_prior) == (HIGH_Q, LOW_Q)
+    # names only: the file's prices are not sent, nor any prior
+    strong, weak = pair_candidates(["org/x-70b", "org/x-mini"], costs, tokens, "names")
+    assert not strong.price_known and not weak.price_known and strong.quality_prior is None
+    assert strong.name_priced and weak.name_priced
+    with pytest.raises(ValueError, match="setting must be one of"):
+        pair_candidates(["s", "w"], costs, tokens, "both")
 
 
 def test_trained_batch_matches_the_strategy_per_request() -> None:

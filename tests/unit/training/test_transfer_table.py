@@ -19,7 +19,7 @@ from tests.unit.training.test_train import write_data
 
 def _renamed(src: Path, dest: Path) -> Path:
     """``src`` with its models renamed and no costs: a file sharing no model with the others."""
-    names = {"acme/strong": "other/big", "weak": "other/small"}
+    names = {"acme/strong": "other/alpha", "weak": "other/beta"}  # names stating no size
     rows = []
     for line in src.read_text().splitlines():
         row: dict[str, Any] = json.loads(line)
@@ -56,6 +56,8 @@ def test_every_router_has_a_row_and_unknown_pairs_are_served_by_priors(
         assert unknown["routers"][name]["apgr"] == 0.5
     # no prices and nothing declared: every candidate has the same prior
     assert unknown["routers"]["difficulty"]["prices"]["constant"]
+    assert unknown["routers"]["difficulty"]["names"]["constant"]  # names stating no size
+    assert set(report["mean_apgr_names"]) == set(report["mean_apgr_prices"])
     assert not unknown["routers"]["difficulty"]["constant"]  # declared: ranks by difficulty
     assert set(report["best_router"]) == {"a", "b", "c"}
 
@@ -68,7 +70,7 @@ def test_cli_text_report_lists_the_routers(files: list[Path], tiny_bundle_path: 
                  "--encoder-precision", "fp32"])
     assert code == 0
     out = capsys.readouterr().out
-    for name in (*ROUTERS, "(length)", "APGR prices", "AIQ"):
+    for name in (*ROUTERS, "(length)", "APGR prices", "APGR names", "AIQ"):
         assert name in out
     assert "knn (constant)" in out
 
