@@ -29,9 +29,11 @@ Out = TypeVar("Out")
 
 
 class Coalescer(Generic[In, Out]):
-    def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32) -> None:
+    def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32,
+                 on_run: Callable[[int], None] | None = None) -> None:
         self._fn = fn
         self.max_batch = max(1, int(max_batch))
+        self._on_run = on_run  # told each run's size (the routeiq_predict_batch_size metric)
         self._waiting: list[tuple[In, asyncio.Future[Out]]] = []
         self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps weak refs only
         self._runs: queue.SimpleQueue[_Run | None] | None = None  # the thread's; None: no thread
@@ -62,6 +64,8 @@ class Coalescer(Generic[In, Out]):
                 take = [(item, fut) for item, fut in take if not fut.done()]
                 if not take:
                     continue
+                if self._on_run is not None:
+                    self._on_run(len(take))
                 try:
                     done: asyncio.Future[Sequence[Out]] = loop.create_future()
                     self._thread_queue().put((self._fn, [i for i, _ in take], loop, done))

@@ -84,7 +84,7 @@ class Engine:
         self.learning = learning.LearningConfig.from_settings(settings)
         self.experiments = Experiments(settings.experiments)
         self.state = StateIO(self.store, settings, self.learning, self.experiments, self.metrics)
-        self.ranker = Ranker(settings, self.learning)
+        self.ranker = Ranker(settings, self.learning, self.metrics.predict_batch_size.observe)
         self.embedder = Embedder(settings.embed_cache_size, self.metrics)
         self.escalation_share = EscalationShare()
         self.loaded = self._make_loaded(bundle, catalogue, strategies)

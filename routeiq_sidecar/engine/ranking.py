@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +55,11 @@ class Ranked:
 
 
 class Ranker:
-    def __init__(self, settings: Settings, learning_cfg: learning.LearningConfig) -> None:
+    def __init__(self, settings: Settings, learning_cfg: learning.LearningConfig,
+                 on_predict_batch: Callable[[int], None] | None = None) -> None:
         self.settings = settings
         self.learning = learning_cfg
+        self._on_predict_batch = on_predict_batch  # size of each shared prediction call
         # strategies with predict_many: concurrent predictions share one call; by strategy
         # object, so a reload's new strategies get their own (and the old ones go with them)
         self._coalescers: weakref.WeakKeyDictionary[Strategy, Coalescer[StrategyInput, Any]] = (
@@ -71,7 +73,8 @@ class Ranker:
             return await asyncio.to_thread(strategy.predict, sinp)
         co = self._coalescers.get(strategy)
         if co is None:
-            co = self._coalescers[strategy] = Coalescer(many, self.settings.max_batch_size)
+            co = self._coalescers[strategy] = Coalescer(many, self.settings.max_batch_size,
+                                                        self._on_predict_batch)
         est: QualityEstimate = await co(sinp)
         return est
 

@@ -97,6 +97,12 @@ class Metrics:
         self.batch_size = Histogram(
             "routeiq_batch_size", "Prompts per encoder call.", buckets=BATCH_BUCKETS, registry=r
         )
+        self.predict_batch_size = Histogram(
+            "routeiq_predict_batch_size",
+            "Predictions per shared head call (concurrent decisions of one strategy).",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
         self.cache = Counter(
             "routeiq_embedding_cache", "Embedding cache lookups.", ["result"], registry=r
         )

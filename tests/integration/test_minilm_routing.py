@@ -62,6 +62,10 @@ def results(
                 assert src["cheap"] == "difficulty+name"  # opus: name; gpt-4o: price_unknown
                 assert src["strong"] in ("difficulty+name", "difficulty+price_unknown")
                 assert {s.estimated_cost for s in d.ranking} == {-1.0}  # still unknown $
+        # every `difficulty` prediction went through the shared call, one at a time here
+        reg = engine.metrics.registry
+        runs = reg.get_sample_value("routeiq_predict_batch_size_count")
+        assert runs == reg.get_sample_value("routeiq_predict_batch_size_sum") == 3 * len(CASES)
         await engine.close()
         return out
 

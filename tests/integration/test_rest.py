@@ -100,6 +100,7 @@ async def test_health_ready_metrics_openapi(sidecar: Sidecar) -> None:
     decided = [s for s in fams["routeiq_decisions"].samples if s.name == "routeiq_decisions_total"]
     assert sum(s.value for s in decided) >= 1
     assert "routeiq_stage_seconds" in fams and "routeiq_batch_size" in fams
+    assert "routeiq_predict_batch_size" in fams
     assert doc["openapi"].startswith("3.") and "/v1/route" in doc["paths"]
     props = doc["components"]["schemas"]["RouteRequest"]["properties"]
     assert {"request_id", "model_group", "messages", "candidates", "deadline_ms"} <= set(props)

@@ -44,7 +44,8 @@ async def _first_run_blocked(co: Coalescer[int, int], gate: Gate) -> asyncio.Tas
 
 async def test_callers_that_arrive_during_a_run_share_the_next_one() -> None:
     gate = Gate()
-    co: Coalescer[int, int] = Coalescer(gate, max_batch=4)
+    sizes: list[int] = []
+    co: Coalescer[int, int] = Coalescer(gate, max_batch=4, on_run=sizes.append)
     first = await _first_run_blocked(co, gate)
     rest = [asyncio.create_task(co(i)) for i in range(1, 7)]
     await asyncio.sleep(0)
@@ -52,6 +53,7 @@ async def test_callers_that_arrive_during_a_run_share_the_next_one() -> None:
     assert await first == 0
     assert await asyncio.gather(*rest) == [10, 20, 30, 40, 50, 60]
     assert gate.runs == [[0], [1, 2, 3, 4], [5, 6]]  # at most max_batch per run, in order
+    assert sizes == [1, 4, 2]  # each run's size, as the metric sees it
 
 
 async def test_an_idle_coalescer_runs_each_call_at_once() -> None:
