@@ -57,7 +57,8 @@ REST_PATH = "/v1/route"
 HEALTH = "/grpc.health.v1.Health/Check"  # grpc's own servicer: the transport's floor
 H2LOAD_PROMPTS = 8  # distinct prompts, one h2load process each
 METRIC = re.compile(r"^(routeiq_decisions_total|routeiq_rejections_total|"
-                    r"routeiq_cascade_answers_total)\{([^}]*)\} (\S+)$", re.M)
+                    r"routeiq_cascade_answers_total|routeiq_predict_batch_size_sum|"
+                    r"routeiq_predict_batch_size_count)(?:\{([^}]*)\})? (\S+)$", re.M)
 
 
 def framed_raw(raw: bytes) -> bytes:
@@ -78,7 +79,8 @@ def json_body(body: dict[str, Any]) -> bytes:
 
 def counters(http_port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=30).read()
-    out = {"routeiq_decisions_total": 0.0, "routeiq_rejections_total": 0.0, "escalated": 0.0}
+    out = {"routeiq_decisions_total": 0.0, "routeiq_rejections_total": 0.0, "escalated": 0.0,
+           "routeiq_predict_batch_size_sum": 0.0, "routeiq_predict_batch_size_count": 0.0}
     for name, labels, value in METRIC.findall(text.decode()):
         if name == "routeiq_cascade_answers_total":
             if 'tier="minilm"' in labels:
@@ -178,7 +180,14 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
         "threads_cpu_ms_per_decision": 1000 * (split1[1] - split0[1]) / max(decided, 1),
         "h2load_cpu_ms_per_request": 1000 * client_cpu / max(decided, 1),
         "escalated_share": (after["escalated"] - before["escalated"]) / max(decided, 1),
+        # kNN predictions per shared call (engine/coalesce.py), averaged over the run
+        "predict_batch_mean": _delta(after, before, "routeiq_predict_batch_size_sum") / max(
+            _delta(after, before, "routeiq_predict_batch_size_count"), 1.0),
     }
+
+
+def _delta(after: dict[str, float], before: dict[str, float], key: str) -> float:
+    return after[key] - before[key]
 
 
 def health_floor(h2load: str, pid: int, port: int, concurrency: int, requests: int,
@@ -233,8 +242,9 @@ def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
                           f"{r['p99_ms']:.2f} ms, server CPU {r['cpu_ms_per_decision']:.2f}"
                           f" ms/decision (loops {r['loop_cpu_ms_per_decision']:.2f}, other "
                           f"threads {r['threads_cpu_ms_per_decision']:.2f}), h2load "
-                          f"{r['h2load_cpu_ms_per_request']:.3f} ms/req,"
-                          f" errors {r['errors']}", file=sys.stderr, flush=True)
+                          f"{r['h2load_cpu_ms_per_request']:.3f} ms/req, kNN predictions"
+                          f" per call {r['predict_batch_mean']:.2f}, errors {r['errors']}",
+                          file=sys.stderr, flush=True)
     finally:
         stop_server(proc)
     return rows
@@ -242,9 +252,10 @@ def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
 
 def summary(rows: list[dict[str, Any]]) -> str:
     lines = ["| tier | workers | transport | streams | req/s (median) | p50 ms | p99 ms | server "
-             "CPU ms/decision | of which event loops / other threads | h2load CPU ms/request | "
-             "errors (all runs) | health check: req/s, server CPU ms/call |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "CPU ms/decision | of which event loops / other threads | kNN predictions per call "
+             "| h2load CPU ms/request | errors (all runs) | health check: req/s, server CPU "
+             "ms/call |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     routes = [r for r in rows if not r["transport"].endswith("health check")]
     keys = sorted({(r["tier"], r["workers"], r["transport"], r["concurrency"]) for r in routes})
     for key in keys:
@@ -264,6 +275,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
                      f"{med('p99_ms'):.2f} | {med('cpu_ms_per_decision'):.2f} | "
                      f"{med('loop_cpu_ms_per_decision'):.2f} / "
                      f"{med('threads_cpu_ms_per_decision'):.2f} | "
+                     f"{med('predict_batch_mean'):.2f} | "
                      f"{med('h2load_cpu_ms_per_request'):.3f} | "
                      f"{sum(r['errors'] for r in rs)} | {floor} |")
     return "\n".join(lines)
