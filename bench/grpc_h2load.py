@@ -149,9 +149,10 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
                 rest: bool = False) -> dict[str, Any]:
     """One timed run against a started server (``pid``: its process, for ``cpu_s``); ``rest``:
     ``bodies`` are JSON for ``POST /v1/route``, else framed gRPC messages."""
-    from latency import cpu_split_s
+    from latency import cpu_split_s, thread_cpu_s
 
     before, cpu0, split0 = counters(http_port), cpu_s(pid), cpu_split_s(pid)
+    threads0 = thread_cpu_s(pid)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as d:
         got = (run_h2load(h2load, http_port, bodies, concurrency, requests, Path(d),
@@ -159,6 +160,8 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
                else run_h2load(h2load, grpc_port, bodies, concurrency, requests, Path(d)))
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu1, split1, after = cpu_s(pid), cpu_split_s(pid), counters(http_port)
+    loops = {p: t - threads0.get((p, tid), 0.0)
+             for (p, tid), t in thread_cpu_s(pid).items() if p == tid}
     decided = int(after["routeiq_decisions_total"] - before["routeiq_decisions_total"])
     client_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
     lat = got.pop("latency_ms")
@@ -178,6 +181,10 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
         # of which the event loops' threads, and every other thread of the server
         "loop_cpu_ms_per_decision": 1000 * (split1[0] - split0[0]) / max(decided, 1),
         "threads_cpu_ms_per_decision": 1000 * (split1[1] - split0[1]) / max(decided, 1),
+        # the busiest event loop's share of all the loops' CPU (1 / workers when balanced:
+        # SO_REUSEPORT spreads connections, not requests, and gRPC uses few connections)
+        "busiest_loop_share": max(loops.values(), default=0.0) / max(sum(loops.values()),
+                                                                      1e-9),
         "h2load_cpu_ms_per_request": 1000 * client_cpu / max(decided, 1),
         "escalated_share": (after["escalated"] - before["escalated"]) / max(decided, 1),
         # kNN predictions per shared call (engine/coalesce.py), averaged over the run
@@ -243,7 +250,8 @@ def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
                           f" ms/decision (loops {r['loop_cpu_ms_per_decision']:.2f}, other "
                           f"threads {r['threads_cpu_ms_per_decision']:.2f}), h2load "
                           f"{r['h2load_cpu_ms_per_request']:.3f} ms/req, kNN predictions"
-                          f" per call {r['predict_batch_mean']:.2f}, errors {r['errors']}",
+                          f" per call {r['predict_batch_mean']:.2f}, busiest loop's share "
+                          f"{r['busiest_loop_share']:.2f}, errors {r['errors']}",
                           file=sys.stderr, flush=True)
     finally:
         stop_server(proc)
@@ -253,9 +261,9 @@ def measure(args: argparse.Namespace, h2load: str, tier: str, workers: int,
 def summary(rows: list[dict[str, Any]]) -> str:
     lines = ["| tier | workers | transport | streams | req/s (median) | p50 ms | p99 ms | server "
              "CPU ms/decision | of which event loops / other threads | kNN predictions per call "
-             "| h2load CPU ms/request | errors (all runs) | health check: req/s, server CPU "
-             "ms/call |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| busiest loop's share of the loops' CPU | h2load CPU ms/request | errors (all "
+             "runs) | health check: req/s, server CPU ms/call |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     routes = [r for r in rows if not r["transport"].endswith("health check")]
     keys = sorted({(r["tier"], r["workers"], r["transport"], r["concurrency"]) for r in routes})
     for key in keys:
@@ -275,7 +283,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
                      f"{med('p99_ms'):.2f} | {med('cpu_ms_per_decision'):.2f} | "
                      f"{med('loop_cpu_ms_per_decision'):.2f} / "
                      f"{med('threads_cpu_ms_per_decision'):.2f} | "
-                     f"{med('predict_batch_mean'):.2f} | "
+                     f"{med('predict_batch_mean'):.2f} | {med('busiest_loop_share'):.2f} | "
                      f"{med('h2load_cpu_ms_per_request'):.3f} | "
                      f"{sum(r['errors'] for r in rs)} | {floor} |")
     return "\n".join(lines)

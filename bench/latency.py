@@ -131,41 +131,42 @@ def pss_mb(pid: int) -> float:
     return total
 
 
+def _stat_cpu_s(path: str) -> float | None:
+    """User + system CPU seconds in a /proc ``stat`` file, or None when it is gone."""
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError):
+        return None
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of the process tree so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for p in tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError):
-            continue
-    return total
+    return sum(t for p in tree(pid) if (t := _stat_cpu_s(f"/proc/{p}/stat")) is not None)
 
 
-def cpu_split_s(pid: int) -> tuple[float, float]:
-    """CPU seconds of the process tree so far: (its processes' main threads, where each worker
-    runs its event loop; every other thread: the kNN worker, the state file's query thread,
-    grpc's poller and event-engine threads, onnxruntime)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    main = other = 0.0
+def thread_cpu_s(pid: int) -> dict[tuple[int, int], float]:
+    """CPU seconds so far of every thread of the process tree, by (process, thread) id."""
+    out = {}
     for p in tree(pid):
         try:
             tids = os.listdir(f"/proc/{p}/task")
         except OSError:
             continue
         for tid in tids:
-            try:
-                fields = Path(f"/proc/{p}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            t = (int(fields[11]) + int(fields[12])) / tick
-            if int(tid) == p:
-                main += t
-            else:
-                other += t
-    return main, other
+            t = _stat_cpu_s(f"/proc/{p}/task/{tid}/stat")
+            if t is not None:
+                out[(p, int(tid))] = t
+    return out
+
+
+def cpu_split_s(pid: int) -> tuple[float, float]:
+    """CPU seconds of the process tree so far: (its processes' main threads, where each worker
+    runs its event loop; every other thread: the kNN worker, the state file's query thread,
+    grpc's poller and event-engine threads, onnxruntime)."""
+    threads = thread_cpu_s(pid)
+    main = sum(t for (p, tid), t in threads.items() if p == tid)
+    return main, sum(threads.values()) - main
 
 
 def start_server(
