@@ -14,6 +14,8 @@ module reads that, and nothing else:
   ``small``, ``lite``, ``flash``, ``haiku``, ``instant``, and ``gpt-3.5``) -> $0.40; a top
   sibling (``opus``, ``ultra``) -> $30. A size, when named, wins over a tier word.
 - Anything else says nothing: the caller's price, ``quality_prior`` or the unknown price stand.
+- ``family``: the name without provider and size, so a head that learned one sibling can place
+  another (strategies/difficulty.py).
 
 The estimate feeds the capability prior and the cost term exactly as a sent price would
 (strategies/priors.py, engine/decide.py), so an unpriced small sibling gets the easy prompts
@@ -59,6 +61,16 @@ def tier(name: str) -> str | None:
     if words & TOP_WORDS:
         return "top"
     return None
+
+
+def family(name: str) -> str | None:
+    """The name without its provider prefix and size (``Qwen/Qwen2.5-72B-Instruct`` ->
+    ``qwen2.5-instruct``): siblings of one family share it. None when no size is stated."""
+    last = name.lower()[:MAX_NAME].rsplit("/", 1)[-1]
+    if size_billions(last) is None:
+        return None
+    rest = _SIZE.sub("", last)
+    return re.sub(r"[-_.: ]{2,}", "-", rest).strip("-_.: ") or None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -25,9 +25,12 @@ A candidate's quality is ``1 - d * (1 - ability)``: on an easy prompt every mode
 and cost decides; on a hard one quality falls to the model's ability, so stronger models pull
 ahead. ``ability`` is the model's descriptor: learned from the training data for a model the
 head knows (its standing among the models scored on the same prompts, on the 0.50-0.95 scale
-of the price prior), else the candidate's ``quality_prior``, else its price tier
+of the price prior), else the candidate's ``quality_prior``, else a sibling's (a model of the
+same family, model_names.py, that the head knows: its learned ability moved by
+``FAMILY_STEP`` per doubling of the size the names state), else its price tier
 (strategies/priors.py). So unknown models still get cheaper on easy prompts and stronger on
-hard ones.
+hard ones, and an unknown sibling of a known model is placed on the learned scale rather than
+the price prior's.
 """
 
 from __future__ import annotations
@@ -40,13 +43,17 @@ from pathlib import Path
 import numpy as np
 
 from routeiq_sidecar.errors import BundleError
+from routeiq_sidecar.model_names import family, size_billions
 from routeiq_sidecar.strategies.base import BundleHeads, QualityEstimate, StrategyInput, unit
 from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
 from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.priors import HIGH_Q, LOW_Q
 from routeiq_sidecar.strategies.scan import NeighbourScan
+from routeiq_sidecar.types import CandidateSpec
 
 HEAD_FILE = "difficulty.npz"
 MATCH_CACHE = 1024  # candidate lists whose model -> head column match is remembered
+FAMILY_STEP = 0.05  # ability per doubling of parameters between siblings of one family
 
 
 @dataclass
@@ -142,26 +149,49 @@ class DifficultyStrategy:
     def __init__(self, head: DifficultyHead) -> None:
         self.head = head
         self.index = ModelIndex(head.models)
-        self._columns: dict[tuple[str, ...], list[int | None]] = {}  # by the candidates' models
+        # by the candidates' models: (head column or None, sibling-placed ability or None)
+        self._columns: dict[tuple[str, ...], list[tuple[int | None, float | None]]] = {}
+        self._families: dict[str, list[tuple[float, float]]] = {}  # family -> (size, ability)
+        for model, ability in zip(head.models, head.abilities.tolist(), strict=True):
+            fam, size = family(model), size_billions(model)
+            if fam is not None and size is not None:
+                self._families.setdefault(fam, []).append((size, float(ability)))
 
-    def _match(self, models: tuple[str, ...]) -> list[int | None]:
+    def _sibling(self, model: str) -> float | None:
+        """An unknown model's ability from the closest-sized sibling the head knows."""
+        fam, size = family(model), size_billions(model)
+        known = self._families.get(fam or "")
+        if not known or size is None:
+            return None
+        s, a = min(known, key=lambda sa: (abs(math.log2(size / sa[0])), -sa[1]))
+        return min(HIGH_Q, max(LOW_Q, a + FAMILY_STEP * math.log2(size / s)))
+
+    def _match(self, models: tuple[str, ...]) -> list[tuple[int | None, float | None]]:
         cols = self._columns.get(models)
         if cols is None:
             if len(self._columns) >= MATCH_CACHE:
                 self._columns.clear()
-            cols = self._columns[models] = self.index.columns(models)
+            cols = self._columns[models] = [
+                (col, None if col is not None else self._sibling(m))
+                for m, col in zip(models, self.index.columns(models), strict=True)]
         return cols
 
-    def abilities(self, inp: StrategyInput) -> tuple[list[float], tuple[str, ...]]:
-        """Each candidate's descriptor: learned when the head knows the model, else its prior;
-        and each one's source, prefixed ``difficulty+``."""
-        out = inp.priors.astype(np.float64).tolist()
-        sources = list(inp.prior_sources)
-        for i, col in enumerate(self._match(tuple(c.model for c in inp.candidates))):
+    def descriptors(self, candidates: Sequence[CandidateSpec], priors: Sequence[float],
+                    prior_sources: Sequence[str]) -> tuple[list[float], tuple[str, ...]]:
+        """Each candidate's ability: learned when the head knows the model, else a declared
+        ``quality_prior``, else placed by a known sibling, else the price prior; and each
+        one's source, prefixed ``difficulty+``."""
+        out = [float(p) for p in priors]
+        sources = list(prior_sources)
+        for i, (col, sibling) in enumerate(self._match(tuple(c.model for c in candidates))):
             if col is not None:
-                out[i] = float(self.head.abilities[col])
-                sources[i] = "learned"
+                out[i], sources[i] = float(self.head.abilities[col]), "learned"
+            elif sibling is not None and sources[i] != "prior":
+                out[i], sources[i] = sibling, "family"
         return out, tuple(f"difficulty+{s}" for s in sources)
+
+    def abilities(self, inp: StrategyInput) -> tuple[list[float], tuple[str, ...]]:
+        return self.descriptors(inp.candidates, inp.priors.tolist(), inp.prior_sources)
 
     def predict(self, inp: StrategyInput) -> QualityEstimate:
         return self.predict_many([inp])[0]

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from routeiq_sidecar.strategies.difficulty import DifficultyHead, quality
-from routeiq_sidecar.strategies.matching import ModelIndex
+from routeiq_sidecar.strategies.difficulty import DifficultyHead, DifficultyStrategy, quality
 from routeiq_sidecar.strategies.priors import HIGH_Q, LOW_Q, capability_priors
 from routeiq_sidecar.strategies.trained import TrainedStrategy
 from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_summary
@@ -61,12 +60,10 @@ def priors(cands: tuple[CandidateSpec, ...]) -> np.ndarray:
 
 
 def difficulty_abilities(head: DifficultyHead, cands: tuple[CandidateSpec, ...]) -> np.ndarray:
-    """The `difficulty` strategy's descriptors: learned when the head knows the model."""
-    out = priors(cands).copy()
-    for i, col in enumerate(ModelIndex(head.models).match(cands)):
-        if col is not None:
-            out[i] = float(head.abilities[col])
-    return out
+    """The `difficulty` strategy's descriptors, as it serves them (learned, declared, placed by
+    a known sibling, or the price prior)."""
+    values, sources = capability_priors(cands)
+    return np.asarray(DifficultyStrategy(head).descriptors(cands, values.tolist(), sources)[0])
 
 
 def served_difficulty(d: np.ndarray, ability: np.ndarray) -> np.ndarray:

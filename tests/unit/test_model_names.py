@@ -13,6 +13,7 @@ from routeiq_sidecar.model_names import (
     MIN_PRICE,
     SMALL_TIER_PRICE,
     TOP_TIER_PRICE,
+    family,
     name_price_per_mtok,
     size_billions,
     tier,
@@ -80,3 +81,15 @@ def test_any_name_gets_a_bounded_price_or_none(name: str) -> None:
     assert p is None or MIN_PRICE <= p <= MAX_PRICE
     s = size_billions(name)
     assert s is None or s > 0
+
+
+@pytest.mark.parametrize(("name", "want"), [
+    ("Qwen/Qwen2.5-72B-Instruct", "qwen2.5-instruct"),
+    ("qwen2.5-7b-instruct", "qwen2.5-instruct"),
+    ("meta-llama/Llama-3-70b-chat-hf", "llama-3-chat-hf"),
+    ("meta/llama-2-70b-chat", "llama-2-chat"),
+    ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-instruct-v0.1"),
+    ("gpt-4o", None), ("x/7b", None),
+])
+def test_family_is_the_name_without_provider_and_size(name: str, want: str | None) -> None:
+    assert family(name) == want

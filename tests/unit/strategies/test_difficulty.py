@@ -11,11 +11,12 @@ import pytest
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.strategies.base import StrategyInput
 from routeiq_sidecar.strategies.difficulty import (
+    FAMILY_STEP,
     DifficultyHead,
     DifficultyStrategy,
     quality,
 )
-from routeiq_sidecar.strategies.priors import capability_priors
+from routeiq_sidecar.strategies.priors import HIGH_Q, capability_priors
 from routeiq_sidecar.text import SelectedText
 from routeiq_sidecar.training.difficulty import FilePart, abilities, failure_target, fit_difficulty
 from routeiq_sidecar.types import CandidateSpec, Signals
@@ -117,6 +118,30 @@ def test_known_models_use_their_learned_ability() -> None:
     est = strategy.predict(_input(True, cands))
     assert est.sources == ("difficulty+learned", "difficulty+learned")
     assert est.quality[1] > est.quality[0]  # the learned standing, not the price
+
+
+def test_an_unknown_sibling_is_placed_by_the_learned_one() -> None:
+    """A model the head does not know but whose family it does (same name but the size) gets
+    the sibling's learned ability moved by FAMILY_STEP per doubling, not the price prior; a
+    declared quality_prior still wins; a name with no size or no known sibling keeps its prior."""
+    head = replace(fit_difficulty(_parts(), k=5), models=("org/qwen2.5-7b-instruct",
+                                                          "org/qwen2.5-14b-instruct", "big-b"),
+                   abilities=np.asarray([0.60, 0.70, 0.90]))
+    strategy = DifficultyStrategy(head)
+    cands = (CandidateSpec("big", "Qwen/Qwen2.5-72B-Instruct", 0.9, 0.9),
+             CandidateSpec("small", "qwen2.5-3b-instruct", price_known=False),
+             CandidateSpec("said", "Qwen/Qwen2.5-32B-Instruct", quality_prior=0.55),
+             CandidateSpec("other", "acme/other-70b", price_known=False),
+             CandidateSpec("known", "qwen2.5-7b-instruct", price_known=False))
+    ability, sources = strategy.abilities(_input(True, cands))
+    assert sources == ("difficulty+family", "difficulty+family", "difficulty+prior",
+                       "difficulty+name", "difficulty+learned")
+    assert ability[0] == pytest.approx(0.70 + FAMILY_STEP * np.log2(72 / 14))  # from the 14B
+    assert ability[1] == pytest.approx(0.60 + FAMILY_STEP * np.log2(3 / 7))  # from the 7B
+    assert ability[2] == 0.55 and ability[4] == 0.60
+    assert ability[0] > ability[4] > ability[1]
+    huge = CandidateSpec("huge", "qwen2.5-7000b-instruct", price_known=False)
+    assert strategy.abilities(_input(True, (huge,)))[0] == [HIGH_Q]  # clipped to the scale
 
 
 def test_similarity_gate_weights_the_knn_on_prompts_seen_in_training(tmp_path: Path) -> None:
