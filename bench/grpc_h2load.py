@@ -151,17 +151,16 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
     ``bodies`` are JSON for ``POST /v1/route``, else framed gRPC messages."""
     from latency import cpu_split_s, thread_cpu_s
 
-    before, cpu0, split0 = counters(http_port), cpu_s(pid), cpu_split_s(pid)
-    threads0 = thread_cpu_s(pid)
+    before, cpu0, threads0 = counters(http_port), cpu_s(pid), thread_cpu_s(pid)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as d:
         got = (run_h2load(h2load, http_port, bodies, concurrency, requests, Path(d),
                           REST_PATH, rest=True) if rest
                else run_h2load(h2load, grpc_port, bodies, concurrency, requests, Path(d)))
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu1, split1, after = cpu_s(pid), cpu_split_s(pid), counters(http_port)
-    loops = {p: t - threads0.get((p, tid), 0.0)
-             for (p, tid), t in thread_cpu_s(pid).items() if p == tid}
+    cpu1, threads1, after = cpu_s(pid), thread_cpu_s(pid), counters(http_port)
+    split0, split1 = cpu_split_s(threads0), cpu_split_s(threads1)
+    loops = {p: t - threads0.get((p, tid), 0.0) for (p, tid), t in threads1.items() if p == tid}
     decided = int(after["routeiq_decisions_total"] - before["routeiq_decisions_total"])
     client_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
     lat = got.pop("latency_ms")

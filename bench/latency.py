@@ -160,11 +160,10 @@ def thread_cpu_s(pid: int) -> dict[tuple[int, int], float]:
     return out
 
 
-def cpu_split_s(pid: int) -> tuple[float, float]:
-    """CPU seconds of the process tree so far: (its processes' main threads, where each worker
-    runs its event loop; every other thread: the kNN worker, the state file's query thread,
-    grpc's poller and event-engine threads, onnxruntime)."""
-    threads = thread_cpu_s(pid)
+def cpu_split_s(threads: dict[tuple[int, int], float]) -> tuple[float, float]:
+    """A ``thread_cpu_s`` snapshot as (its processes' main threads, where each worker runs its
+    event loop; every other thread: the kNN worker, the state file's query thread, grpc's
+    poller and event-engine threads, onnxruntime)."""
     main = sum(t for (p, tid), t in threads.items() if p == tid)
     return main, sum(threads.values()) - main
 
