@@ -63,10 +63,15 @@ def tier(name: str) -> str | None:
     return None
 
 
+def last_segment(name: str) -> str:
+    """The name without its provider prefix, lower-case (``openai/gpt-4o`` -> ``gpt-4o``)."""
+    return name.rsplit("/", 1)[-1].strip().lower()
+
+
 def family(name: str) -> str | None:
     """The name without its provider prefix and size (``Qwen/Qwen2.5-72B-Instruct`` ->
     ``qwen2.5-instruct``): siblings of one family share it. None when no size is stated."""
-    last = name.lower()[:MAX_NAME].rsplit("/", 1)[-1]
+    last = last_segment(name[:MAX_NAME])
     if size_billions(last) is None:
         return None
     rest = _SIZE.sub("", last)

@@ -20,11 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from routeiq_sidecar.model_names import last_segment as _segment
 from routeiq_sidecar.types import CandidateSpec
-
-
-def _segment(name: str) -> str:
-    return name.rsplit("/", 1)[-1].strip().lower()
 
 
 def _unique(table: dict[str, set[int]], key: str) -> int | None:
