@@ -42,7 +42,7 @@ lint
 # The LiteLLM stub's integration tests run in the LiteLLM lanes below, not in the main lane.
 STUB_IT=(tests/integration/test_litellm_sdk.py tests/integration/test_litellm_plugin.py
   tests/integration/test_litellm_proxy.py tests/integration/test_litellm_demo.py
-  tests/integration/test_litellm_default_router.py)
+  tests/integration/test_litellm_default_router.py tests/integration/test_litellm_unpriced.py)
 .venv/bin/python -m pytest "${STUB_IT[@]/#/--ignore=}" "$@"
 # LiteLLM lanes (scripts/install.sh): only LiteLLM, the stub's wheel and pytest in each venv;
 # the sidecar the tests start runs from .venv. --confcutdir keeps tests/conftest.py (which

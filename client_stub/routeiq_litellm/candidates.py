@@ -6,11 +6,16 @@ sidecar ranks exactly what LiteLLM would bill. Optional per-deployment hints for
 ``model_info.routeiq``: ``{quality_prior: 0.8, labels: {tier: gold}, capabilities: [...]}``.
 
 A price of 0 or none in the cost map means LiteLLM does not know the price, not that the model
-is free (LiteLLM's bundled map lists some current models at $0). Such a candidate is offered at
-the highest known price among its fellow candidates (``UNKNOWN_PRICE_PER_MTOK`` when none is
-known) and labelled ``price: unknown``, so it never wins on price. A deployment that declares
-its price (``input_cost_per_token`` / ``output_cost_per_token`` in ``litellm_params``, or a
-value > 0 in ``model_info``) is taken at its word, 0 included (a self-hosted model).
+is free (LiteLLM's bundled map lists some current models at $0). A candidate whose input and
+output prices are both unknown is sent with no ``input_cost_per_mtok`` / ``output_cost_per_mtok``
+at all (absent from the JSON, unset in the proto) and labelled ``price: unknown``, so the
+sidecar's own rule for a candidate without a price applies: priced from what its model name
+states (a size such as ``70b``, a tier word such as ``mini`` or ``opus``), else at the sidecar's
+unknown price; never free, never admitted by ``max_cost_per_mtok`` or profile ``free``, its
+``estimated_cost`` -1, warned and counted. When only one of the two prices is known, both are
+sent, the unknown one as 0. A deployment that declares its price (``input_cost_per_token`` /
+``output_cost_per_token`` in ``litellm_params``, 0 included: a self-hosted model; or a value
+above 0 in ``model_info``) is taken at its word.
 """
 
 from __future__ import annotations
@@ -30,8 +35,6 @@ CAPABILITY_FLAGS: dict[str, str] = {
     "reasoning": "supports_reasoning",
 }
 PER_MTOK = 1_000_000
-# USD per million tokens (input, output) assumed when no candidate of a request has a known price.
-UNKNOWN_PRICE_PER_MTOK = (10.0, 30.0)
 PRICE_LABEL = "price"
 PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token")
 
@@ -135,41 +138,21 @@ def build_candidate(
         if cap not in capabilities:
             capabilities.append(str(cap))
     price_in, price_out = (_price(k, params, info, cost_map) for k in PRICE_KEYS)
-    out: dict[str, Any] = {
-        "id": cid,
-        "model": model,
-        "input_cost_per_mtok": (price_in or 0.0) * PER_MTOK,
-        "output_cost_per_mtok": (price_out or 0.0) * PER_MTOK,
-        "max_input_tokens": _as_int(_first("max_input_tokens", info, params, cost_map)),
-        "capabilities": capabilities,
-    }
+    out: dict[str, Any] = {"id": cid, "model": model}
     labels = {str(k): str(v) for k, v in dict(hints.get("labels") or {}).items()}
     if price_in is None and price_out is None:
+        # No price keys at all: the sidecar's rule for a candidate without a price applies.
         labels[PRICE_LABEL] = "unknown"
+    else:
+        out["input_cost_per_mtok"] = (price_in or 0.0) * PER_MTOK
+        out["output_cost_per_mtok"] = (price_out or 0.0) * PER_MTOK
+    out["max_input_tokens"] = _as_int(_first("max_input_tokens", info, params, cost_map))
+    out["capabilities"] = capabilities
     if labels:
         out["labels"] = labels
     if hints.get("quality_prior") is not None:
         out["quality_prior"] = _as_float(hints["quality_prior"])
     return out
-
-
-def price_unknown(candidate: Mapping[str, Any]) -> bool:
-    return (candidate.get("labels") or {}).get(PRICE_LABEL) == "unknown"
-
-
-def price_unknowns(candidates: list[dict[str, Any]]) -> None:
-    """Give every candidate of unknown price the highest known price among ``candidates``."""
-    known = [c for c in candidates if not price_unknown(c)]
-    if known:
-        top_in = max(c["input_cost_per_mtok"] for c in known)
-        top_out = max(c["output_cost_per_mtok"] for c in known)
-    else:
-        top_in, top_out = UNKNOWN_PRICE_PER_MTOK
-    if top_in <= 0 and top_out <= 0:  # only free models are known: unknown is still not free
-        top_in, top_out = UNKNOWN_PRICE_PER_MTOK
-    for c in candidates:
-        if price_unknown(c):
-            c["input_cost_per_mtok"], c["output_cost_per_mtok"] = top_in, top_out
 
 
 def build_candidates(
@@ -184,5 +167,4 @@ def build_candidates(
             continue
         candidates.append(cand)
         by_id[cand["id"]] = dep
-    price_unknowns(candidates)
     return candidates, by_id

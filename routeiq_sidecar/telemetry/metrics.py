@@ -186,7 +186,8 @@ class Metrics:
         )
         self.price_unknown = Counter(
             "routeiq_price_unknown_candidates",
-            "Candidates sent without a price (priced as types.UNKNOWN_PRICE_PER_MTOK).",
+            "Candidates sent without a price (priced from their name, else as "
+            "types.UNKNOWN_PRICE_PER_MTOK).",
             registry=r,
         )
         self.shadow_decisions = Counter(
