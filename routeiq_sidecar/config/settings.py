@@ -131,6 +131,13 @@ class Settings(BaseSettings):
         description="Extra wait for a batch to fill (microseconds); 0 = batch what is queued.",
     )
 
+    predict_on_loop_max_us: int = Field(
+        1000, ge=0, le=100_000,
+        description="A lone head prediction (the kNN scan) runs on the event loop, skipping two "
+        "thread hand-offs, when no other request is waiting and runs of one take less than "
+        "this (microseconds); 0 = always in the worker thread.",
+    )
+
     embed_cache_size: int = Field(
         4096, ge=0, description="Embeddings kept in the LRU cache (0 = off)."
     )

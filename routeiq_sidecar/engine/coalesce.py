@@ -1,17 +1,24 @@
-"""Concurrent predictions of one strategy share one call, off the event loop.
+"""Concurrent predictions of one strategy share one call; under load, off the event loop.
 
 A strategy with ``predict_many`` (a list of inputs in, a list of estimates out, in order:
 `difficulty`, whose kNN scan of every stored prompt costs much the same for 16 queries as for
-a few) is called through a ``Coalescer``: the first caller starts a run in the coalescer's
-own worker thread; callers arriving while it runs wait together and go in the next run, at
-most ``max_batch`` at a time. Nothing waits for company: an idle server runs each prediction
-at once, a busy one batches exactly what queued behind the running call. A caller cancelled
-before its run starts is dropped; an error fails only the callers of its run.
+a few) is called through a ``Coalescer``. Callers arriving while a run is under way wait
+together and go in the next run, at most ``max_batch`` at a time; runs go to the coalescer's
+own worker thread, so the event loop keeps reading requests meanwhile. A caller that finds the
+coalescer idle first gives the loop one turn, so requests already read can join it; if none
+did, it is alone, and when runs of one have been cheap (under ``inline_max_s``, measured; the
+``predict_on_loop_max_us`` setting) and none of the last ``COMPANY_WINDOW`` callers found
+company, its prediction runs right there on the loop: handing it to the thread and back would
+cost two thread wake-ups for nothing (a sequential client pays them on every request), and no
+other request is waiting for the loop. Under concurrent load (callers that did find company
+lately) lone runs still go to the thread, where the loop serves the others meanwhile; measured
+in docs/benchmarks.md ("A lone prediction on the event loop"). Nothing waits for company
+beyond that turn. A caller cancelled before its run starts is dropped; an error fails
+only the callers of its run.
 
 The thread takes runs from a plain queue and hands each result back with one
-``call_soon_threadsafe`` (cheaper per run than ``run_in_executor``'s futures and locks; under
-load a run is often one or two predictions); it ends when the coalescer is collected (a
-reload's old strategies).
+``call_soon_threadsafe`` (cheaper per run than ``run_in_executor``'s futures and locks); it
+ends when the coalescer is collected (a reload's old strategies).
 """
 
 from __future__ import annotations
@@ -20,9 +27,13 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
+
+_EMA = 0.2  # weight of the newest run of one in the average
+COMPANY_WINDOW = 64  # callers after one that found company before a lone run may use the loop
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -30,13 +41,22 @@ Out = TypeVar("Out")
 
 class Coalescer(Generic[In, Out]):
     def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32,
-                 on_run: Callable[[int], None] | None = None) -> None:
+                 on_run: Callable[[int], None] | None = None,
+                 inline_max_s: float = 0.001) -> None:
         self._fn = fn
         self.max_batch = max(1, int(max_batch))
+        # a lone prediction runs on the loop only when runs of one have taken less than this
+        # (an exponential average of their wall time; 0: never): the default kNN heads take
+        # 0.1-0.5 ms, short enough that a request arriving meanwhile is hardly held up
+        self.inline_max_s = float(inline_max_s)
         self._on_run = on_run  # told each run's size (the routeiq_predict_batch_size metric)
         self._waiting: list[tuple[In, asyncio.Future[Out]]] = []
         self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps weak refs only
         self._runs: queue.SimpleQueue[_Run | None] | None = None  # the thread's; None: no thread
+        self._gathering = False  # an idle coalescer's first caller is giving the loop a turn
+        self._single_s: float | None = None  # average wall time of a run of one; None: unknown
+        self._calls = 0  # callers so far
+        self._company_until = 0  # no lone run on the loop before this many callers
 
     def _thread_queue(self) -> queue.SimpleQueue[_Run | None]:
         if self._runs is None:
@@ -47,11 +67,49 @@ class Coalescer(Generic[In, Out]):
             self._runs = runs
         return self._runs
 
+    def _run(self, items: list[In]) -> Sequence[Out]:
+        """``fn`` on ``items`` (in the thread or on the loop), timing runs of one."""
+        if len(items) != 1:
+            return self._fn(items)
+        t0 = time.perf_counter()
+        out = self._fn(items)
+        took = time.perf_counter() - t0
+        prev = self._single_s  # a float store: safe from the thread without a lock
+        self._single_s = took if prev is None else prev + _EMA * (took - prev)
+        return out
+
     async def __call__(self, item: In) -> Out:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Out] = loop.create_future()
         self._waiting.append((item, fut))
-        if self._drainer is None:
+        self._calls += 1
+        if self._drainer is not None or self._gathering:
+            # concurrent callers: for the next COMPANY_WINDOW calls, lone ones also go to the
+            # thread, where the loop keeps serving the others while a run is under way
+            self._company_until = self._calls + COMPANY_WINDOW
+            return await fut
+        # idle: one loop turn for requests already read to reach the coalescer too
+        self._gathering = True
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:  # those who joined meanwhile still get their run
+            self._gathering = False
+            self._waiting = [w for w in self._waiting if w[1] is not fut]
+            if self._waiting and self._drainer is None:
+                self._drainer = loop.create_task(self._drain())
+            raise
+        self._gathering = False
+        single = self._single_s
+        if (len(self._waiting) == 1 and self._waiting[0][1] is fut and single is not None
+                and single < self.inline_max_s and self._calls >= self._company_until):
+            self._waiting.clear()
+            if self._on_run is not None:
+                self._on_run(1)
+            out = self._run([item])
+            if len(out) != 1:
+                raise RuntimeError(f"predict_many gave {len(out)} answers for 1 inputs")
+            return out[0]
+        if self._waiting and self._drainer is None:
             self._drainer = loop.create_task(self._drain())
         return await fut
 
@@ -68,7 +126,7 @@ class Coalescer(Generic[In, Out]):
                     self._on_run(len(take))
                 try:
                     done: asyncio.Future[Sequence[Out]] = loop.create_future()
-                    self._thread_queue().put((self._fn, [i for i, _ in take], loop, done))
+                    self._thread_queue().put((self._run, [i for i, _ in take], loop, done))
                     out = await done
                     if len(out) != len(take):
                         raise RuntimeError(f"predict_many gave {len(out)} answers for "

@@ -4,7 +4,8 @@ Prediction (an onnxruntime call, a scan over thousands of rows) runs in a worker
 event loop every concurrent request would wait behind it; strategies whose ``predict`` is a few
 numbers with no scan (``runs_inline``: the baselines, `centroid`) run on the loop, where the
 thread hop would cost more than the prediction; strategies with ``predict_many`` predict
-concurrent requests together (engine/coalesce.py). The shadow strategy of an
+concurrent requests together, and a lone cheap one on the loop when no other request waits
+(engine/coalesce.py, ``predict_on_loop_max_us``). The shadow strategy of an
 experiment is asked the same question and never fails the request.
 """
 
@@ -73,8 +74,9 @@ class Ranker:
             return await asyncio.to_thread(strategy.predict, sinp)
         co = self._coalescers.get(strategy)
         if co is None:
-            co = self._coalescers[strategy] = Coalescer(many, self.settings.max_batch_size,
-                                                        self._on_predict_batch)
+            co = self._coalescers[strategy] = Coalescer(
+                many, self.settings.max_batch_size, self._on_predict_batch,
+                inline_max_s=self.settings.predict_on_loop_max_us / 1e6)
         est: QualityEstimate = await co(sinp)
         return est
 

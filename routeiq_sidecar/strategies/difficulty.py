@@ -143,8 +143,9 @@ def quality(difficulty: np.ndarray, abilities: np.ndarray) -> np.ndarray:
 
 class DifficultyStrategy:
     name = "difficulty"
-    # Not inline: its kNN scan (0.1-0.35 ms, strategies/scan.py) runs in the worker thread, as
-    # every scan does (ARCHITECTURE.md, "never block the event loop").
+    # Not inline: its kNN scan (0.1-0.35 ms, strategies/scan.py) goes through the coalescer,
+    # which runs it in its worker thread whenever another request could wait behind it
+    # (ARCHITECTURE.md, "never block the event loop"; engine/coalesce.py).
 
     def __init__(self, head: DifficultyHead) -> None:
         self.head = head

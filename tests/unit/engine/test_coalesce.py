@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from routeiq_sidecar.engine.coalesce import Coalescer
+from routeiq_sidecar.engine.coalesce import COMPANY_WINDOW, Coalescer
 
 SAFETY_S = 30.0
 
@@ -113,3 +113,88 @@ async def test_the_worker_thread_ends_with_the_coalescer() -> None:
     gc.collect()
     await asyncio.to_thread(thread.join, SAFETY_S)
     assert not thread.is_alive()
+
+
+class Where:
+    """``fn`` that records, per run, its inputs and the thread it ran in; ``sleep_s`` per run."""
+
+    def __init__(self, sleep_s: float = 0.0) -> None:
+        self.runs: list[tuple[list[int], str]] = []
+        self.sleep_s = sleep_s
+
+    def __call__(self, items: Sequence[int]) -> list[int]:
+        self.runs.append((list(items), threading.current_thread().name))
+        if self.sleep_s:
+            threading.Event().wait(self.sleep_s)
+        return [10 * i for i in items]
+
+
+async def test_a_lone_cheap_prediction_runs_on_the_loop_once_measured() -> None:
+    where = Where()
+    sizes: list[int] = []
+    co: Coalescer[int, int] = Coalescer(where, on_run=sizes.append)
+    loop_thread = threading.current_thread().name
+    assert [await co(i) for i in range(3)] == [0, 10, 20]
+    # the first run of one is measured in the worker thread; the next ones, cheap and alone,
+    # skip the two thread hand-offs
+    assert where.runs == [([0], "routeiq-predict"), ([1], loop_thread), ([2], loop_thread)]
+    assert sizes == [1, 1, 1]
+
+
+async def test_callers_of_one_loop_turn_share_a_run_off_the_loop_even_when_cheap() -> None:
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where)
+    assert await co(0) == 0  # measured: cheap
+    assert await asyncio.gather(co(1), co(2), co(3)) == [10, 20, 30]
+    assert where.runs[1:] == [([1, 2, 3], "routeiq-predict")]
+
+
+async def test_a_lone_prediction_that_is_slow_stays_off_the_loop() -> None:
+    where = Where(sleep_s=0.005)  # five times the default inline_max_s
+    co: Coalescer[int, int] = Coalescer(where)
+    assert [await co(i) for i in range(3)] == [0, 10, 20]
+    assert [name for _, name in where.runs] == ["routeiq-predict"] * 3
+
+
+async def test_a_lone_error_on_the_loop_fails_only_its_caller() -> None:
+    gate = Gate(fail_on=1)
+    gate.release.set()
+    co: Coalescer[int, int] = Coalescer(gate)
+    assert await co(0) == 0
+    with pytest.raises(ValueError, match="bad item 1"):
+        await co(1)
+    assert await co(2) == 20
+
+
+async def test_cancelling_the_first_caller_of_a_turn_leaves_the_others_served() -> None:
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where)
+    first, *others = [asyncio.create_task(co(i)) for i in (1, 2, 3)]
+    # one turn: the first caller starts giving the loop its turn, the others join it ...
+    await asyncio.sleep(0)
+    first.cancel()  # ... and the first is cancelled before it hands the run on
+    assert await asyncio.wait_for(asyncio.gather(*others), SAFETY_S) == [20, 30]
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert [items for items, _ in where.runs] == [[2, 3]]
+
+
+async def test_inline_max_zero_keeps_every_prediction_off_the_loop() -> None:
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where, inline_max_s=0.0)  # predict_on_loop_max_us 0
+    assert [await co(i) for i in range(3)] == [0, 10, 20]
+    assert [name for _, name in where.runs] == ["routeiq-predict"] * 3
+
+
+async def test_after_concurrent_callers_lone_ones_stay_off_the_loop_for_a_while() -> None:
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where)
+    loop_thread = threading.current_thread().name
+    assert await co(0) == 0  # measured: cheap
+    assert await asyncio.gather(co(1), co(2)) == [10, 20]  # company
+    for i in range(COMPANY_WINDOW + 2):
+        assert await co(i) == 10 * i
+    lone = [name for items, name in where.runs[2:]]
+    # the window after the company keeps them in the thread; then sequential calls use the loop
+    assert lone[: COMPANY_WINDOW - 1] == ["routeiq-predict"] * (COMPANY_WINDOW - 1)
+    assert lone[-2:] == [loop_thread, loop_thread]
