@@ -105,10 +105,7 @@ class Coalescer(Generic[In, Out]):
             self._waiting.clear()
             if self._on_run is not None:
                 self._on_run(1)
-            out = self._run([item])
-            if len(out) != 1:
-                raise RuntimeError(f"predict_many gave {len(out)} answers for 1 inputs")
-            return out[0]
+            return _answers(self._run([item]), 1)[0]
         if self._waiting and self._drainer is None:
             self._drainer = loop.create_task(self._drain())
         return await fut
@@ -127,10 +124,7 @@ class Coalescer(Generic[In, Out]):
                 try:
                     done: asyncio.Future[Sequence[Out]] = loop.create_future()
                     self._thread_queue().put((self._run, [i for i, _ in take], loop, done))
-                    out = await done
-                    if len(out) != len(take):
-                        raise RuntimeError(f"predict_many gave {len(out)} answers for "
-                                           f"{len(take)} inputs")
+                    out = _answers(await done, len(take))
                 except Exception as exc:
                     for _, fut in take:
                         if not fut.done():
@@ -141,6 +135,12 @@ class Coalescer(Generic[In, Out]):
                         fut.set_result(res)
         finally:
             self._drainer = None
+
+
+def _answers(out: Sequence[Out], n: int) -> Sequence[Out]:
+    if len(out) != n:
+        raise RuntimeError(f"predict_many gave {len(out)} answers for {n} inputs")
+    return out
 
 
 _Run = tuple[Callable[[Any], Any], list[Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]

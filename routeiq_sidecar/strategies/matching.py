@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from routeiq_sidecar.model_names import last_segment as _segment
+from routeiq_sidecar.model_names import last_segment
 from routeiq_sidecar.types import CandidateSpec
 
 
@@ -39,7 +39,7 @@ class ModelIndex:
         self._seg: dict[str, set[int]] = {}
         for i, m in enumerate(self.models):
             self._lower.setdefault(m.lower(), set()).add(i)
-            self._seg.setdefault(_segment(m), set()).add(i)
+            self._seg.setdefault(last_segment(m), set()).add(i)
         self.aliases: dict[str, str] = {}
         for alias, target in (aliases or {}).items():
             if self._by_name(target) is None:
@@ -53,7 +53,7 @@ class ModelIndex:
         if name in self._exact:
             return self._exact[name]
         hit = _unique(self._lower, name.strip().lower())
-        return hit if hit is not None else _unique(self._seg, _segment(name))
+        return hit if hit is not None else _unique(self._seg, last_segment(name))
 
     def lookup(self, name: str) -> int | None:
         """Column of the trained model ``name`` stands for, or None (see the module docstring)."""

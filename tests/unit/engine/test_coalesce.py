@@ -13,6 +13,7 @@ import pytest
 from routeiq_sidecar.engine.coalesce import COMPANY_WINDOW, Coalescer
 
 SAFETY_S = 30.0
+CHEAP_S = 60.0  # inline_max_s for tests of lone runs on the loop: no preemption takes this long
 
 
 class Gate:
@@ -132,7 +133,7 @@ class Where:
 async def test_a_lone_cheap_prediction_runs_on_the_loop_once_measured() -> None:
     where = Where()
     sizes: list[int] = []
-    co: Coalescer[int, int] = Coalescer(where, on_run=sizes.append)
+    co: Coalescer[int, int] = Coalescer(where, on_run=sizes.append, inline_max_s=CHEAP_S)
     loop_thread = threading.current_thread().name
     assert [await co(i) for i in range(3)] == [0, 10, 20]
     # the first run of one is measured in the worker thread; the next ones, cheap and alone,
@@ -143,15 +144,15 @@ async def test_a_lone_cheap_prediction_runs_on_the_loop_once_measured() -> None:
 
 async def test_callers_of_one_loop_turn_share_a_run_off_the_loop_even_when_cheap() -> None:
     where = Where()
-    co: Coalescer[int, int] = Coalescer(where)
+    co: Coalescer[int, int] = Coalescer(where, inline_max_s=CHEAP_S)
     assert await co(0) == 0  # measured: cheap
     assert await asyncio.gather(co(1), co(2), co(3)) == [10, 20, 30]
     assert where.runs[1:] == [([1, 2, 3], "routeiq-predict")]
 
 
 async def test_a_lone_prediction_that_is_slow_stays_off_the_loop() -> None:
-    where = Where(sleep_s=0.005)  # five times the default inline_max_s
-    co: Coalescer[int, int] = Coalescer(where)
+    where = Where(sleep_s=0.005)  # a run takes at least 5 ms: five times the default bound
+    co: Coalescer[int, int] = Coalescer(where, inline_max_s=0.001)
     assert [await co(i) for i in range(3)] == [0, 10, 20]
     assert [name for _, name in where.runs] == ["routeiq-predict"] * 3
 
@@ -159,7 +160,7 @@ async def test_a_lone_prediction_that_is_slow_stays_off_the_loop() -> None:
 async def test_a_lone_error_on_the_loop_fails_only_its_caller() -> None:
     gate = Gate(fail_on=1)
     gate.release.set()
-    co: Coalescer[int, int] = Coalescer(gate)
+    co: Coalescer[int, int] = Coalescer(gate, inline_max_s=CHEAP_S)
     assert await co(0) == 0
     with pytest.raises(ValueError, match="bad item 1"):
         await co(1)
@@ -188,7 +189,7 @@ async def test_inline_max_zero_keeps_every_prediction_off_the_loop() -> None:
 
 async def test_after_concurrent_callers_lone_ones_stay_off_the_loop_for_a_while() -> None:
     where = Where()
-    co: Coalescer[int, int] = Coalescer(where)
+    co: Coalescer[int, int] = Coalescer(where, inline_max_s=CHEAP_S)
     loop_thread = threading.current_thread().name
     assert await co(0) == 0  # measured: cheap
     assert await asyncio.gather(co(1), co(2)) == [10, 20]  # company
