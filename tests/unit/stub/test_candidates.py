@@ -165,16 +165,32 @@ def test_a_price_declared_in_model_info_counts_when_above_zero() -> None:
     assert not set(PRICE_FIELDS) & set(zero)
 
 
-def test_one_known_price_sends_both_the_unknown_one_as_zero() -> None:
+def test_one_known_price_stands_in_for_the_unknown_one() -> None:
     only_in = build_candidate(dep("i", "custom/x", input_cost_per_token=1e-6), lookup)
-    assert only_in is not None and "labels" not in only_in
+    assert only_in is not None and only_in["labels"] == {"price": "partial"}
     assert (only_in["input_cost_per_mtok"], only_in["output_cost_per_mtok"]) == (
-        pytest.approx(1.0), 0.0)
+        pytest.approx(1.0), pytest.approx(1.0))
     only_out = build_candidate(dep("o", "custom/x", model_info={"output_cost_per_token": 3e-6}),
                                lookup)
-    assert only_out is not None and "labels" not in only_out
+    assert only_out is not None and only_out["labels"] == {"price": "partial"}
     assert (only_out["input_cost_per_mtok"], only_out["output_cost_per_mtok"]) == (
-        0.0, pytest.approx(3.0))
+        pytest.approx(3.0), pytest.approx(3.0))
+    # a declared 0 is a known price: a self-hosted model with one price declared is free
+    zero_in = build_candidate(dep("z", "custom/x", input_cost_per_token=0), lookup)
+    assert zero_in is not None and zero_in["labels"] == {"price": "partial"}
+    assert (zero_in["input_cost_per_mtok"], zero_in["output_cost_per_mtok"]) == (0.0, 0.0)
+    # both known: no label, each its own
+    both = build_candidate(dep("b", "custom/x", input_cost_per_token=1e-6,
+                               output_cost_per_token=4e-6), lookup)
+    assert both is not None and "labels" not in both
+    assert (both["input_cost_per_mtok"], both["output_cost_per_mtok"]) == (
+        pytest.approx(1.0), pytest.approx(4.0))
+
+
+def test_a_partial_price_joins_the_deployments_own_labels() -> None:
+    c = build_candidate(dep("i", "custom/x", input_cost_per_token=1e-6,
+                            model_info={"routeiq": {"labels": {"tier": "gold"}}}), lookup)
+    assert c is not None and c["labels"] == {"tier": "gold", "price": "partial"}
 
 
 def _route_body() -> dict[str, Any]:
