@@ -13,11 +13,10 @@ sidecar's own rule for a candidate without a price applies: priced from what its
 states (a size such as ``70b``, a tier word such as ``mini`` or ``opus``), else at the sidecar's
 unknown price; never free, never admitted by ``max_cost_per_mtok`` or profile ``free``, its
 ``estimated_cost`` -1, warned and counted. When only one of the two prices is known, the
-unknown one is sent at the known one's value (labelled ``price: partial``): as 0 it made the
-candidate look cheaper than any real price list (an input price alone is a quarter of the
-blended price, an output price alone three quarters below it). A deployment that declares its price (``input_cost_per_token`` /
-``output_cost_per_token`` in ``litellm_params``, 0 included: a self-hosted model; or a value
-above 0 in ``model_info``) is taken at its word.
+unknown one is sent at the known one's value (labelled ``price: partial``; sent as 0 it made
+the candidate look cheaper than it is). A deployment that declares its price
+(``input_cost_per_token`` / ``output_cost_per_token`` in ``litellm_params``, 0 included: a
+self-hosted model; or a value above 0 in ``model_info``) is taken at its word.
 """
 
 from __future__ import annotations
@@ -148,9 +147,10 @@ def build_candidate(
     else:
         if price_in is None or price_out is None:  # one known: it stands in for the other
             labels[PRICE_LABEL] = "partial"
-        known = price_in if price_in is not None else price_out
-        out["input_cost_per_mtok"] = (known if price_in is None else price_in) * PER_MTOK
-        out["output_cost_per_mtok"] = (known if price_out is None else price_out) * PER_MTOK
+        price_in = price_out if price_in is None else price_in
+        price_out = price_in if price_out is None else price_out
+        out["input_cost_per_mtok"] = (price_in or 0.0) * PER_MTOK
+        out["output_cost_per_mtok"] = (price_out or 0.0) * PER_MTOK
     out["max_input_tokens"] = _as_int(_first("max_input_tokens", info, params, cost_map))
     out["capabilities"] = capabilities
     if labels:
