@@ -107,8 +107,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _categories(args, files, s)
     if args.leave_one_out:
         return _leave_one_out(args, files, s)
-    if args.eval_bundle is None:
-        raise ValueError("eval needs --bundle DIR (or --leave-one-out with several --data)")
+    if args.eval_bundle is None or not _has_trained_heads(args.eval_bundle, s):
+        return _shipped(args, files, s)
     if len(files) != 1:
         raise ValueError(f"eval --bundle takes one --data file, got {len(files)}")
     report, curves = evaluate(EvalOptions(
@@ -154,6 +154,41 @@ def _categories(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> in
         _print(record)
     else:
         sys.stdout.write(render(record) + "\n")
+    return 0
+
+
+def _has_trained_heads(path: Path, s: Any) -> bool:
+    from routeiq_sidecar.bundle.loader import load_bundle
+    from routeiq_sidecar.strategies.registry import build_strategies
+
+    encoder = "minilm" if s.encoder == "cascade" else s.encoder
+    return bool(build_strategies(load_bundle(path, encoder=encoder)).trained())
+
+
+def _shipped(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> int:
+    """A bundle without trained heads (the default one when no --bundle): its routers as they
+    ship, measured on each file (training/shipped.py)."""
+    from routeiq_sidecar.bundle.default import ensure_default_bundle
+    from routeiq_sidecar.bundle.loader import load_bundle
+    from routeiq_sidecar.training.shipped import measure_shipped
+
+    if s.encoder == "cascade":
+        raise ValueError("eval of a bundle as shipped measures one encoder: --encoder minilm "
+                         "or static")
+    unused = [flag for flag, given in (("--strategy", args.eval_strategy),
+                                       ("--plot", args.plot), ("--seed", args.seed),
+                                       ("--test-fraction", args.test_fraction),
+                                       ("--split", args.split != "auto")) if given]
+    if unused:
+        raise ValueError(f"{', '.join(unused)} apply to a bundle with trained heads (knn, mlp, "
+                         "mf); this one is measured as shipped on each file's test rows, or "
+                         "all its rows when it has no split column")
+    base = args.eval_bundle or ensure_default_bundle(s.home)
+    bundle = load_bundle(base, precision=s.encoder_precision, encoder=s.encoder)
+    report = measure_shipped(files, bundle, cache=_cache_dir(args, s.home),
+                             precision=s.encoder_precision, limit=args.limit,
+                             pair=(args.strong, args.weak))
+    _report(args, report)
     return 0
 
 
@@ -222,7 +257,9 @@ def register(subparsers: Any) -> None:
     )
     _common(ev)
     ev.add_argument("--bundle", dest="eval_bundle", type=Path, default=None, metavar="DIR",
-                    help="trained bundle folder (required unless --leave-one-out)")
+                    help="bundle folder (default: the zero-config default bundle; a bundle "
+                    "without trained knn/mlp/mf heads is measured as shipped: its difficulty "
+                    "head, centroid and the rules on each file's strong/weak pair)")
     ev.add_argument("--leave-one-out", action="store_true",
                     help="for each --data file: fit the difficulty head on the others, measure "
                     "it on that one (its test rows if it has a split column), vs random, "

@@ -22,6 +22,8 @@ def eval_text(report: dict[str, Any]) -> str:
     quality-cost table (AIQ), with what was evaluated on top."""
     if "folds" in report:
         return leave_one_out_text(report)
+    if "files" in report:
+        return shipped_text(report)
     b = report.get("bundle", {})
     out = [f"eval: bundle {b.get('name')} {b.get('version')} on {report.get('data')}, "
            f"{report.get('rows')} rows ({report.get('split')}), encoder "
@@ -89,5 +91,31 @@ def leave_one_out_text(report: dict[str, Any]) -> str:
         out.append("\nmean APGR over the folds\n")
         out.append(table(["router", "APGR", "APGR prices", "APGR names"],
                          [[k, v, prices.get(k), names.get(k)] for k, v in mean.items()]))
+    out.append("\n(--json prints the whole report)\n")
+    return "".join(out)
+
+
+def shipped_text(report: dict[str, Any]) -> str:
+    b = report.get("bundle", {})
+    trained = report.get("trained_on") or []
+    out = [f"bundle {b.get('name')} {b.get('version')} as shipped ({b.get('encoder')} "
+           f"{report.get('encoder_precision')}; its difficulty head trained on "
+           f"{', '.join(trained) or 'no recorded file'}): each file's strong/weak pair sent as "
+           "candidates declaring which is stronger (APGR, CPT), with the file's prices only "
+           "(APGR prices, AIQ where the file has costs) and by name alone (APGR names)\n"]
+    for f in report.get("files", []):
+        seen = "; IN-SAMPLE: the head was trained on this file" if f.get("in_training") else ""
+        stored = f.get("stored_share")
+        share = "" if stored is None else f"; {stored:.1%} of its prompts stored in the head"
+        out.append(f"\n{f.get('file')} ({f.get('n')} rows{share}{seen}): {f.get('strong')} vs "
+                   f"{f.get('weak')}\n")
+        out.append(table(["router", "APGR", "CPT(50)", "CPT(80)", "APGR prices", "APGR names",
+                          "AIQ"], _fold_rows(f)))
+    for key, title in (("mean_apgr_unseen", "files the head was not trained on"),
+                       ("mean_apgr", "every file")):
+        mean = report.get(key)
+        if isinstance(mean, dict) and mean:
+            out.append(f"\nmean APGR over {title}\n")
+            out.append(table(["router", "APGR"], [[k, v] for k, v in mean.items()]))
     out.append("\n(--json prints the whole report)\n")
     return "".join(out)

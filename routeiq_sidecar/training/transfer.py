@@ -31,7 +31,13 @@ from routeiq_sidecar.training.metrics import pair_curve, pair_report
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.train import held_out_split
 from routeiq_sidecar.training.transfer_features import feature_table
-from routeiq_sidecar.training.transfer_routers import ROUTERS, Prompts, fit_routers, route
+from routeiq_sidecar.training.transfer_routers import (
+    ROUTERS,
+    Prompts,
+    Routers,
+    fit_routers,
+    route,
+)
 from routeiq_sidecar.training.transfer_served import (
     SETTINGS,
     pair_aiq,
@@ -77,8 +83,16 @@ def part(f: Loaded) -> FilePart:
     return FilePart(f.name, f.embeddings, f.tokens, score_matrix(f.ds, f.ds.models), f.ds.models)
 
 
-def _r(x: float) -> float | None:
+def rounded(x: float) -> float | None:
     return None if not np.isfinite(x) else round(float(x), 4)
+
+
+def chosen_model(ds: Dataset, model: str, role: str) -> str:
+    """``model`` as the file names it; a ValueError naming the file's models otherwise."""
+    if model not in ds.models:
+        raise ValueError(f"--{role} {model!r} is not a model of {ds.path or 'the data'} "
+                         f"(its models: {', '.join(ds.models)})")
+    return model
 
 
 def _prompts(left: Loaded, rows: np.ndarray, bundle: LoadedBundle) -> Prompts:
@@ -97,9 +111,26 @@ def fold(left: Loaded, others: Sequence[Loaded], bundle: LoadedBundle, seed: int
     routers = fit_routers([part(o) for o in others], [o.structural for o in others],
                           [o.path for o in others], bundle, cache=cache, precision=precision,
                           seed=seed, params=p, limit=limit, full=full)
+    rep, curves = measure(left, routers, bundle)
+    return {"file": rep.pop("file"), "trained_on": [o.name for o in others], **rep,
+            "params": p}, curves
+
+
+def measure(left: Loaded, routers: Routers, bundle: LoadedBundle,
+            pair: tuple[str | None, str | None] = (None, None),
+            ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(report, curves)``: every router of ``routers`` served the left-out file's pair
+    (training/pairs.py's default pair, or the models ``pair`` names) in each candidate
+    setting, against the rules."""
     ds = left.ds
     scores, costs = score_matrix(ds, ds.models), cost_matrix(ds, ds.models)
     strong, weak = default_pair(ds.models, scores[left.test], costs[left.test])
+    if pair[0]:
+        strong = chosen_model(ds, pair[0], "strong")
+    if pair[1]:
+        weak = chosen_model(ds, pair[1], "weak")
+    if strong == weak:
+        raise ValueError(f"--strong and --weak are the same model ({strong})")
     s, w = ds.models.index(strong), ds.models.index(weak)
     rows = left.test & np.isfinite(scores[:, s]) & np.isfinite(scores[:, w])
     prompts = _prompts(left, rows, bundle)
@@ -108,11 +139,10 @@ def fold(left: Loaded, others: Sequence[Loaded], bundle: LoadedBundle, seed: int
     priced = np.isfinite(pair_costs).all(axis=1)
     lengths = np.asarray([len(t) for t in ds.prompts], np.float64)[rows]
     rep = pair_report(lengths, s_sc, w_sc, prompt_lengths=lengths)
-    out: dict[str, Any] = {"file": left.name, "trained_on": [o.name for o in others],
-                           "strong": strong, "weak": weak, "n": int(rows.sum()),
-                           "n_priced": int(priced.sum()), "params": p, "routers": {}}
+    out: dict[str, Any] = {"file": left.name, "strong": strong, "weak": weak,
+                           "n": int(rows.sum()), "n_priced": int(priced.sum()), "routers": {}}
     for base in RULES:
-        out[base] = {k: _r(rep[base][k]) for k in ("apgr", "cpt50", "cpt80")}
+        out[base] = {k: rounded(rep[base][k]) for k in ("apgr", "cpt50", "cpt80")}
     curves: dict[str, Any] = {}
     for setting in SETTINGS:
         cands = pair_candidates([strong, weak], pair_costs, prompts.tokens, setting)
@@ -138,26 +168,38 @@ def fold(left: Loaded, others: Sequence[Loaded], bundle: LoadedBundle, seed: int
     return out, curves
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
+def mean_of(values: Sequence[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
-    return _r(float(np.mean(kept))) if kept else None
+    return rounded(float(np.mean(kept))) if kept else None
+
+
+def mean_apgr(reports: Sequence[dict[str, Any]],
+              setting: str | None = None) -> dict[str, float | None]:
+    """Mean APGR over ``reports`` (folds or files) of every router they all have; with
+    ``setting`` None the declared figures and the rules', else that setting's."""
+    names = [n for n in ROUTERS if all(n in f["routers"] for f in reports)]
+    if setting is not None:
+        return {n: mean_of([f["routers"][n][setting]["apgr"] for f in reports]) for n in names}
+    mean = {n: mean_of([f["routers"][n]["apgr"] for f in reports]) for n in names}
+    mean.update({n: mean_of([f[n]["apgr"] for f in reports]) for n in RULES})
+    return mean
+
+
+def margins(reports: Sequence[dict[str, Any]]) -> list[float | None]:
+    """`difficulty` minus `length`, APGR, per fold or file."""
+    return [rounded((f["routers"]["difficulty"]["apgr"] or np.nan)
+                    - (f["length"]["apgr"] or np.nan)) for f in reports]
 
 
 def summary(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean APGR over folds per router (declared, prices and names settings), the best router
     per fold, and the shipped default's margin over `length`."""
     names = [n for n in ROUTERS if all(n in f["routers"] for f in folds)]
-    mean = {n: _mean([f["routers"][n]["apgr"] for f in folds]) for n in names}
-    mean.update({n: _mean([f[n]["apgr"] for f in folds]) for n in RULES})
-    prices = {n: _mean([f["routers"][n]["prices"]["apgr"] for f in folds]) for n in names}
-    by_name = {n: _mean([f["routers"][n]["names"]["apgr"] for f in folds]) for n in names}
     best = {f["file"]: max(names, key=lambda n: f["routers"][n]["apgr"] or 0.0)
             for f in folds}
-    margins = [_r((f["routers"]["difficulty"]["apgr"] or np.nan) - (f["length"]["apgr"] or np.nan))
-               for f in folds]
-    return {"mean_apgr": mean, "mean_apgr_prices": prices, "mean_apgr_names": by_name,
-            "best_router": best,
-            "difficulty_minus_length": margins}
+    return {"mean_apgr": mean_apgr(folds), "mean_apgr_prices": mean_apgr(folds, "prices"),
+            "mean_apgr_names": mean_apgr(folds, "names"), "best_router": best,
+            "difficulty_minus_length": margins(folds)}
 
 
 def leave_one_out(paths: Sequence[Path], bundle: LoadedBundle, *, cache: Path | None,

@@ -62,3 +62,27 @@ def test_cli_leave_one_out_prints_json(minilm_bundle: LoadedBundle, tmp_path: Pa
 def test_leave_one_out_needs_two_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--leave-one-out", "--data", "a.jsonl", "--home", str(tmp_path)]) == 1
     assert "at least two --data files" in capsys.readouterr().err
+
+
+def test_cli_measures_the_shipped_default_as_it_ships(minilm_bundle: LoadedBundle,
+                                                      tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A MiniLM bundle carries the shipped difficulty head and no trained head: ``eval`` with
+    it (as with no --bundle, the default bundle) measures that head on each file's pair; the
+    shared files are the ones it was trained on, so both are flagged in-sample."""
+    data = ",".join(str(p) for p in _paths())
+    code = main(["eval", "--json", "--data", data, "--limit", "300",
+                 "--bundle", str(minilm_bundle.path), "--home", str(tmp_path),
+                 "--encoder-precision", "fp32"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "routellm_mmlu.jsonl" in out["trained_on"]
+    assert [f["file"] for f in out["files"]] == list(FILES)
+    for f in out["files"]:
+        assert f["in_training"] is True
+        assert set(f["routers"]) == {"difficulty", "difficulty/knn", "centroid"}
+        assert not f["routers"]["difficulty"]["constant"]
+        assert 0.0 <= f["stored_share"] <= 1.0
+    assert out["mean_apgr_unseen"] == {}
+    assert set(out["mean_apgr"]) == {"difficulty", "difficulty/knn", "centroid", "length",
+                                     "random", "oracle"}
