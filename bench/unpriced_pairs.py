@@ -38,6 +38,8 @@ PAIRS = {  # (big sibling, small sibling)
     "anthropic": ("claude-3-opus-20240229", "claude-3-haiku-20240307"),
     "llama": ("meta-llama/Llama-3-70b-chat-hf", "meta-llama/Llama-3-8b-chat-hf"),
     "qwen": ("Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-7B-Instruct"),
+    # two minor versions of one family, as hosted side by side: the head knows the 8B only
+    "llama-3.x": ("meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),
 }
 
 

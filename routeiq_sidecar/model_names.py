@@ -15,7 +15,9 @@ module reads that, and nothing else:
   sibling (``opus``, ``ultra``) -> $30. A size, when named, wins over a tier word.
 - Anything else says nothing: the caller's price, ``quality_prior`` or the unknown price stand.
 - ``family``: the name without provider and size, so a head that learned one sibling can place
-  another (strategies/difficulty.py).
+  another (strategies/difficulty.py); ``lineage``: the family without minor version numbers
+  (``llama-3.3-instruct`` -> ``llama-3-instruct``), for a sibling from another minor release
+  when the family itself has no known member.
 
 The estimate feeds the capability prior and the cost term exactly as a sent price would
 (strategies/priors.py, engine/decide.py), so an unpriced small sibling gets the easy prompts
@@ -76,6 +78,16 @@ def family(name: str) -> str | None:
         return None
     rest = _SIZE.sub("", last)
     return re.sub(r"[-_.: ]{2,}", "-", rest).strip("-_.: ") or None
+
+
+_MINOR = re.compile(r"(\d+)\.\d+")
+
+
+def lineage(fam: str) -> str:
+    """A ``family`` without its minor version numbers (``llama-3.3-instruct`` and
+    ``llama-3.1-instruct`` -> ``llama-3-instruct``; ``qwen2.5-instruct`` -> ``qwen2-instruct``):
+    releases of one generation share it; major versions (``gemma-2`` / ``gemma-3``) do not."""
+    return _MINOR.sub(r"\1", fam)
 
 
 @functools.lru_cache(maxsize=4096)

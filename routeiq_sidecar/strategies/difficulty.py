@@ -26,8 +26,9 @@ and cost decides; on a hard one quality falls to the model's ability, so stronge
 ahead. ``ability`` is the model's descriptor: learned from the training data for a model the
 head knows (its standing among the models scored on the same prompts, on the 0.50-0.95 scale
 of the price prior), else the candidate's ``quality_prior``, else a sibling's (a model of the
-same family, model_names.py, that the head knows: its learned ability moved by
-``FAMILY_STEP`` per doubling of the size the names state), else its price tier
+same family, model_names.py, that the head knows, else of the same lineage, another minor
+release of the family: its learned ability moved by ``FAMILY_STEP`` per doubling of the size
+the names state), else its price tier
 (strategies/priors.py). So unknown models still get cheaper on easy prompts and stronger on
 hard ones, and an unknown sibling of a known model is placed on the learned scale rather than
 the price prior's.
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from routeiq_sidecar.errors import BundleError
-from routeiq_sidecar.model_names import family, size_billions
+from routeiq_sidecar.model_names import family, lineage, size_billions
 from routeiq_sidecar.strategies.base import BundleHeads, QualityEstimate, StrategyInput, unit
 from routeiq_sidecar.strategies.baselines import LENGTH_PIVOT_TOKENS
 from routeiq_sidecar.strategies.matching import ModelIndex
@@ -153,16 +154,21 @@ class DifficultyStrategy:
         # by the candidates' models: (head column or None, sibling-placed ability or None)
         self._columns: dict[tuple[str, ...], list[tuple[int | None, float | None]]] = {}
         self._families: dict[str, list[tuple[float, float]]] = {}  # family -> (size, ability)
+        self._lineages: dict[str, list[tuple[float, float]]] = {}  # the same by lineage
         for model, ability in zip(head.models, head.abilities.tolist(), strict=True):
             fam, size = family(model), size_billions(model)
             if fam is not None and size is not None:
                 self._families.setdefault(fam, []).append((size, float(ability)))
+                self._lineages.setdefault(lineage(fam), []).append((size, float(ability)))
 
     def _sibling(self, model: str) -> float | None:
-        """An unknown model's ability from the closest-sized sibling the head knows."""
+        """An unknown model's ability from the closest-sized sibling the head knows: of its
+        family, else of its lineage (another minor release of the family)."""
         fam, size = family(model), size_billions(model)
-        known = self._families.get(fam or "")
-        if not known or size is None:
+        if fam is None or size is None:
+            return None
+        known = self._families.get(fam) or self._lineages.get(lineage(fam))
+        if not known:
             return None
         s, a = min(known, key=lambda sa: (abs(math.log2(size / sa[0])), -sa[1]))
         return min(HIGH_Q, max(LOW_Q, a + FAMILY_STEP * math.log2(size / s)))

@@ -95,3 +95,35 @@ def test_unpriced_siblings_routed_by_their_names(
     with capsys.disabled():
         print(f"\nMiniLM default routing, {family} names only: {hits}/{len(CASES)}")
     assert hits / len(CASES) >= 0.9, [(w, p) for w, p in CASES if results[(family, p)] != w]
+
+
+@pytest.mark.parametrize("priced", [False, True])
+def test_a_newer_release_next_to_a_learned_sibling_gets_the_hard_prompts(
+    minilm_bundle: LoadedBundle, tmp_path: Path, priced: bool
+) -> None:
+    """Llama 3.3 70B next to Llama 3.1 8B, as hosted side by side: the default head learned the
+    8B (a high standing among its file's small models) and no model of the 3.3 family, so the
+    70B is placed by its 3.x sibling (quality source `family`) instead of a price prior below
+    the 8B's learned ability, which sent every prompt, proofs included, to the 8B."""
+    import asyncio
+
+    price = {"big": (0.88, 0.88), "small": (0.18, 0.18)} if priced else {}
+    cands = tuple(
+        CandidateSpec(cid, model, *price[cid]) if priced
+        else CandidateSpec(cid, model, price_known=False)
+        for cid, model in (("big", "meta-llama/Llama-3.3-70B-Instruct"),
+                           ("small", "meta-llama/Llama-3.1-8B-Instruct")))
+
+    async def run() -> list[str]:
+        engine = Engine(make_settings(tmp_path), minilm_bundle, Catalogue.empty())
+        picked = []
+        for prompt in EXPECTED["strong"]:
+            d = await engine.route(RouteInput(request_id="t", prompt=prompt, candidates=cands))
+            src = {s.candidate_id: s.quality_source for s in d.ranking}
+            assert src == {"big": "difficulty+family", "small": "difficulty+learned"}
+            picked.append(d.selected.id)
+        await engine.close()
+        return picked
+
+    picked = asyncio.run(run())
+    assert picked.count("big") / len(picked) >= 0.9, picked

@@ -14,6 +14,7 @@ from routeiq_sidecar.model_names import (
     SMALL_TIER_PRICE,
     TOP_TIER_PRICE,
     family,
+    lineage,
     name_price_per_mtok,
     size_billions,
     tier,
@@ -93,3 +94,12 @@ def test_any_name_gets_a_bounded_price_or_none(name: str) -> None:
 ])
 def test_family_is_the_name_without_provider_and_size(name: str, want: str | None) -> None:
     assert family(name) == want
+
+
+@pytest.mark.parametrize(("fam", "want"), [
+    ("llama-3.3-instruct", "llama-3-instruct"), ("llama-3.1-instruct", "llama-3-instruct"),
+    ("qwen2.5-instruct", "qwen2-instruct"), ("mixtral-instruct-v0.1", "mixtral-instruct-v0"),
+    ("gemma-2-it", "gemma-2-it"), ("gemma-3-it", "gemma-3-it"), ("llama-2-chat", "llama-2-chat"),
+])
+def test_lineage_drops_minor_versions_only(fam: str, want: str) -> None:
+    assert lineage(fam) == want

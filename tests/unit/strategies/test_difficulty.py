@@ -144,6 +144,24 @@ def test_an_unknown_sibling_is_placed_by_the_learned_one() -> None:
     assert strategy.abilities(_input(True, (huge,)))[0] == [HIGH_Q]  # clipped to the scale
 
 
+def test_a_sibling_of_another_minor_release_is_placed_when_the_family_has_none() -> None:
+    """Llama 3.3 70B next to a learned Llama 3.1 8B (hosted side by side): no model of the
+    family llama-3.3-instruct is known, so the 8B of its lineage (llama-3-instruct) places it;
+    a known member of the exact family wins over the lineage; another major release (gemma-3
+    next to a learned gemma-2) is not placed."""
+    head = replace(fit_difficulty(_parts(), k=5),
+                   models=("llama-3.1-8b-instruct", "llama-3.3-1b-instruct", "gemma-2-9b-it"),
+                   abilities=np.asarray([0.80, 0.55, 0.85]))
+    strategy = DifficultyStrategy(head)
+    cands = (CandidateSpec("big", "meta-llama/Llama-3.2-70B-Instruct", price_known=False),
+             CandidateSpec("exact", "meta-llama/Llama-3.3-70B-Instruct", price_known=False),
+             CandidateSpec("gemma", "google/gemma-3-27b-it", price_known=False))
+    ability, sources = strategy.abilities(_input(True, cands))
+    assert sources == ("difficulty+family", "difficulty+family", "difficulty+name")
+    assert ability[0] == pytest.approx(min(HIGH_Q, 0.80 + FAMILY_STEP * np.log2(70 / 8)))
+    assert ability[1] == pytest.approx(0.55 + FAMILY_STEP * np.log2(70 / 1))  # its own family
+
+
 def test_similarity_gate_weights_the_knn_on_prompts_seen_in_training(tmp_path: Path) -> None:
     parts = _parts()
     stored = parts[0].embeddings[:1]  # a training prompt itself: mean cosine of its 5 nearest
