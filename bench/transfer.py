@@ -120,6 +120,8 @@ def main() -> int:
     ap.add_argument("--grid", action="store_true", help="score (blend, k) with the gate off")
     ap.add_argument("--gate-grid", action="store_true",
                     help="score the similarity gate (gate, gate_weight) at the default blend")
+    ap.add_argument("--difficulty-only", action="store_true",
+                    help="fit and score only the difficulty routers (minutes, not half an hour)")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON report here")
     args = ap.parse_args()
     paths = [args.data_dir / f"{n}.jsonl" for n in args.files.split(",")]
@@ -130,7 +132,8 @@ def main() -> int:
     base = args.base or ensure_default_bundle(args.home)
     bundle = load_bundle(base, precision=args.precision, encoder=args.encoder)
     cache = args.home / "embeddings"
-    report, curves = leave_one_out(paths, bundle, cache=cache, precision=args.precision)
+    report, curves = leave_one_out(paths, bundle, cache=cache, precision=args.precision,
+                                   full=not args.difficulty_only)
     print(table(report))
     if args.grid or args.gate_grid:
         files = [load_file(p, bundle, cache, args.precision) for p in paths]

@@ -1,12 +1,17 @@
-"""Candidates sent by name only (no price, no ``quality_prior``): how the default bundle routes
-the 38 hand-written prompts of ``tests/integration/expected_routes.yaml`` between two siblings.
+"""Candidate pairs the default head does not fully know: how the default bundle routes the 38
+hand-written prompts of ``tests/integration/expected_routes.yaml`` between the two.
 
-For each pair (the bigger sibling listed first, so a tie goes to it) prints how many of the 20
-easy prompts went to the small sibling and how many of the 18 hard ones to the big one. Runs
-in process on the default bundle (built on first use). It imports the package from the
+``--set names`` (the default): siblings sent by name only (no price, no ``quality_prior``).
+``--set mixed``: a model the head learned (a small open model of its training files) next to
+a frontier API model it does not know, both with hosted prices ($ per million tokens, input /
+output, as listed by their providers in 2025), so a learned standing meets a price prior.
+
+For each pair (the bigger or stronger model listed first, so a tie goes to it) prints how many
+of the 20 easy prompts went to the small model and how many of the 18 hard ones to the big one.
+Runs in process on the default bundle (built on first use). It imports the package from the
 current directory first, so running it from another checkout measures that checkout's code::
 
-    .venv/bin/python bench/unpriced_pairs.py [--json PATH]
+    .venv/bin/python bench/unpriced_pairs.py [--set names|mixed] [--json PATH]
     git worktree add /tmp/old REV && (cd /tmp/old && /path/to/.venv/bin/python \\
         /path/to/bench/unpriced_pairs.py)
 """
@@ -41,9 +46,27 @@ PAIRS = {  # (big sibling, small sibling)
     # two minor versions of one family, as hosted side by side: the head knows the 8B only
     "llama-3.x": ("meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),
 }
+MIXED = {  # (frontier model, its prices), (learned small model, its prices)
+    "gpt-4o / gemma-2-9b": (("openai/gpt-4o", 2.5, 10.0), ("gemma-2-9b-it", 0.2, 0.2)),
+    "claude-3.5-sonnet / qwen2.5-7b": (("anthropic/claude-3-5-sonnet-20241022", 3.0, 15.0),
+                                       ("qwen2.5-7b-instruct", 0.3, 0.3)),
+    "gpt-4.1 / llama-3.1-8b": (("openai/gpt-4.1", 2.0, 8.0),
+                               ("llama-3.1-8b-instruct", 0.18, 0.18)),
+    "gpt-4o-mini / mistral-7b": (("openai/gpt-4o-mini", 0.15, 0.6),
+                                 ("mistral-7b-instruct-v0.3", 0.2, 0.2)),
+}
 
 
-async def measure() -> dict[str, dict[str, int]]:
+def pairs(which: str) -> dict[str, tuple[CandidateSpec, CandidateSpec]]:
+    if which == "names":
+        return {k: (CandidateSpec("strong", big, price_known=False),
+                    CandidateSpec("cheap", small, price_known=False))
+                for k, (big, small) in PAIRS.items()}
+    return {k: (CandidateSpec("strong", *big), CandidateSpec("cheap", *small))
+            for k, (big, small) in MIXED.items()}
+
+
+async def measure(which: str = "names") -> dict[str, dict[str, int]]:
     prompts = yaml.safe_load(EXPECTED.read_text())
     settings = load_settings()
     bundle = load_bundle(ensure_default_bundle(settings.home))
@@ -52,9 +75,7 @@ async def measure() -> dict[str, dict[str, int]]:
                     Catalogue.empty())
     out = {}
     try:
-        for family, (big, small) in PAIRS.items():
-            cands = (CandidateSpec("strong", big, price_known=False),
-                     CandidateSpec("cheap", small, price_known=False))
+        for family, cands in pairs(which).items():
             hits = {"cheap": 0, "strong": 0}
             for want in hits:
                 for p in prompts[want]:
@@ -70,13 +91,15 @@ async def measure() -> dict[str, dict[str, int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", dest="which", choices=("names", "mixed"), default="names")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    got = asyncio.run(measure())
+    got = asyncio.run(measure(args.which))
+    cands = pairs(args.which)
     print("| pair (big / small) | easy prompts to the small one | hard prompts to the big one |")
     print("|---|---|---|")
     for family, r in got.items():
-        big, small = PAIRS[family]
+        big, small = (c.model for c in cands[family])
         print(f"| {big} / {small} | {r['easy_to_small']}/{r['easy']} | "
               f"{r['hard_to_big']}/{r['hard']} |")
     if args.json:

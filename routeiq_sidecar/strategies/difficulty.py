@@ -70,6 +70,9 @@ class DifficultyHead:
     blend: float = 0.1
     gate: float = math.inf  # mean cosine of the k nearest at which the kNN gains gate_weight
     gate_weight: float = 0.0
+    # per model, the training files it was scored in: its ability is a standing among those
+    # files' models, comparable only with models of a file it shares (None: not recorded)
+    scales: tuple[frozenset[str], ...] | None = None
 
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
@@ -142,6 +145,16 @@ def quality(difficulty: np.ndarray, abilities: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 - d * (1.0 - np.asarray(abilities, np.float64)[None, :]))
 
 
+ONE_SCALE: frozenset[str] = frozenset({""})  # every model of a head without recorded files
+_Sibling = tuple[float, float, frozenset[str]]  # size, ability, scale
+_Learned = tuple[float, str, frozenset[str]]  # ability, source, scale
+
+
+def _one_scale(n_candidates: int, scales: Sequence[frozenset[str]]) -> bool:
+    """Whether every candidate's ability is a standing in one common training file."""
+    return len(scales) == n_candidates and bool(frozenset.intersection(*scales))
+
+
 class DifficultyStrategy:
     name = "difficulty"
     # Not inline: its kNN scan (0.1-0.35 ms, strategies/scan.py) goes through the coalescer,
@@ -152,49 +165,64 @@ class DifficultyStrategy:
         self.head = head
         self.index = ModelIndex(head.models)
         # by the candidates' models: (head column or None, sibling-placed ability or None)
-        self._columns: dict[tuple[str, ...], list[tuple[int | None, float | None]]] = {}
-        self._families: dict[str, list[tuple[float, float]]] = {}  # family -> (size, ability)
-        self._lineages: dict[str, list[tuple[float, float]]] = {}  # the same by lineage
-        for model, ability in zip(head.models, head.abilities.tolist(), strict=True):
+        self._columns: dict[tuple[str, ...], list[_Learned | None]] = {}
+        self._families: dict[str, list[_Sibling]] = {}  # family -> its known members
+        self._lineages: dict[str, list[_Sibling]] = {}  # the same by lineage
+        scales = head.scales or (ONE_SCALE,) * len(head.models)
+        for model, ability, scale in zip(head.models, head.abilities.tolist(), scales,
+                                         strict=True):
             fam, size = family(model), size_billions(model)
             if fam is not None and size is not None:
-                self._families.setdefault(fam, []).append((size, float(ability)))
-                self._lineages.setdefault(lineage(fam), []).append((size, float(ability)))
+                member = (size, float(ability), scale)
+                self._families.setdefault(fam, []).append(member)
+                self._lineages.setdefault(lineage(fam), []).append(member)
+        self._scales = scales
 
-    def _sibling(self, model: str) -> float | None:
-        """An unknown model's ability from the closest-sized sibling the head knows: of its
-        family, else of its lineage (another minor release of the family)."""
+    def _sibling(self, model: str) -> tuple[float, frozenset[str]] | None:
+        """An unknown model's ability from the closest-sized sibling the head knows (of its
+        family, else of its lineage: another minor release of the family), on that
+        sibling's scale."""
         fam, size = family(model), size_billions(model)
         if fam is None or size is None:
             return None
         known = self._families.get(fam) or self._lineages.get(lineage(fam))
         if not known:
             return None
-        s, a = min(known, key=lambda sa: (abs(math.log2(size / sa[0])), -sa[1]))
-        return min(HIGH_Q, max(LOW_Q, a + FAMILY_STEP * math.log2(size / s)))
+        s, a, scale = min(known, key=lambda m: (abs(math.log2(size / m[0])), -m[1]))
+        return min(HIGH_Q, max(LOW_Q, a + FAMILY_STEP * math.log2(size / s))), scale
 
-    def _match(self, models: tuple[str, ...]) -> list[tuple[int | None, float | None]]:
-        cols = self._columns.get(models)
-        if cols is None:
+    def _match(self, models: tuple[str, ...]) -> list[_Learned | None]:
+        """Per model: its learned (or sibling-placed) ability, source and scale, or None."""
+        found = self._columns.get(models)
+        if found is None:
             if len(self._columns) >= MATCH_CACHE:
                 self._columns.clear()
-            cols = self._columns[models] = [
-                (col, None if col is not None else self._sibling(m))
-                for m, col in zip(models, self.index.columns(models), strict=True)]
-        return cols
+            found = []
+            for m, col in zip(models, self.index.columns(models), strict=True):
+                if col is not None:
+                    found.append((float(self.head.abilities[col]), "learned", self._scales[col]))
+                else:
+                    sib = self._sibling(m)
+                    found.append(None if sib is None else (sib[0], "family", sib[1]))
+            self._columns[models] = found
+        return found
 
     def descriptors(self, candidates: Sequence[CandidateSpec], priors: Sequence[float],
                     prior_sources: Sequence[str]) -> tuple[list[float], tuple[str, ...]]:
         """Each candidate's ability: learned when the head knows the model, else a declared
         ``quality_prior``, else placed by a known sibling, else the price prior; and each
-        one's source, prefixed ``difficulty+``."""
+        one's source, prefixed ``difficulty+``. Learned and sibling-placed abilities are
+        standings within training files, so they are used only when every candidate has one
+        and some training file is common to all their scales; otherwise (a list that mixes them
+        with priors, or models of unrelated files) every candidate takes its prior."""
         out = [float(p) for p in priors]
         sources = list(prior_sources)
-        for i, (col, sibling) in enumerate(self._match(tuple(c.model for c in candidates))):
-            if col is not None:
-                out[i], sources[i] = float(self.head.abilities[col]), "learned"
-            elif sibling is not None and sources[i] != "prior":
-                out[i], sources[i] = sibling, "family"
+        found = self._match(tuple(c.model for c in candidates))
+        placed = [(i, f) for i, f in enumerate(found)
+                  if f is not None and (f[1] == "learned" or sources[i] != "prior")]
+        if placed and _one_scale(len(candidates), [f[2] for _, f in placed]):
+            for i, (ability, source, _) in placed:
+                out[i], sources[i] = ability, source
         return out, tuple(f"difficulty+{s}" for s in sources)
 
     def abilities(self, inp: StrategyInput) -> tuple[list[float], tuple[str, ...]]:
@@ -234,4 +262,22 @@ def load_difficulty(bundle: BundleHeads) -> DifficultyStrategy | None:
     head = DifficultyHead.load(bundle.file(spec.get("file", HEAD_FILE)))
     if head.embeddings.shape[1] != bundle.embedding_dim:
         raise BundleError(f"bundle {bundle.path}: difficulty width does not match the encoder's")
+    record = spec.get("training") or bundle.manifest.get("training") or {}
+    head.scales = model_scales(head.models, record.get("files") if isinstance(record, dict)
+                               else None)
     return DifficultyStrategy(head)
+
+
+def model_scales(models: Sequence[str], files: object) -> tuple[frozenset[str], ...] | None:
+    """Per model, the training files that scored it (a training record's ``files``, each with
+    ``data`` and ``models``); None when the record does not say for every model."""
+    if not isinstance(files, list):
+        return None
+    where: dict[str, set[str]] = {}
+    for f in files:
+        if isinstance(f, dict) and isinstance(f.get("models"), list):
+            for m in f["models"]:
+                where.setdefault(str(m), set()).add(str(f.get("data", "")))
+    if not all(m in where for m in models):
+        return None
+    return tuple(frozenset(where[m]) for m in models)

@@ -204,13 +204,16 @@ def summary(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def leave_one_out(paths: Sequence[Path], bundle: LoadedBundle, *, cache: Path | None,
                   precision: str, seed: int = 0, params: dict[str, Any] | None = None,
-                  limit: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                  limit: int | None = None,
+                  full: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every fold's report and curves, the summary (``full`` False: the difficulty routers
+    only)."""
     files = [load_file(p, bundle, cache, precision, limit) for p in paths]
     folds: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
     for left in progress(files, desc="leave-one-file-out folds", unit="fold"):
         rep, cur = fold(left, [f for f in files if f is not left], bundle, seed, params,
-                        cache=cache, precision=precision, limit=limit)
+                        cache=cache, precision=precision, limit=limit, full=full)
         folds.append(rep)
         curves[left.name] = cur
     return {"folds": folds, **summary(folds), "settings": list(SETTINGS),

@@ -127,3 +127,32 @@ def test_a_newer_release_next_to_a_learned_sibling_gets_the_hard_prompts(
 
     picked = asyncio.run(run())
     assert picked.count("big") / len(picked) >= 0.9, picked
+
+
+def test_a_learned_small_model_does_not_outrank_an_unknown_frontier_one(
+    minilm_bundle: LoadedBundle, tmp_path: Path
+) -> None:
+    """gemma-2-9b-it is the strongest model of its training file (learned 0.85 on that file's
+    0.50-0.95 standing), gpt-4o is in no training file: compared as they are, the standing
+    beat gpt-4o's price prior and every prompt went to gemma. A list that mixes a learned
+    standing with a prior now takes every candidate's prior (here: their prices)."""
+    import asyncio
+
+    cands = (CandidateSpec("big", "openai/gpt-4o", 2.5, 10.0),
+             CandidateSpec("small", "gemma-2-9b-it", 0.2, 0.2))
+
+    async def run() -> dict[str, list[str]]:
+        engine = Engine(make_settings(tmp_path), minilm_bundle, Catalogue.empty())
+        picked: dict[str, list[str]] = {"cheap": [], "strong": []}
+        for want in picked:
+            for prompt in EXPECTED[want]:
+                d = await engine.route(RouteInput(request_id="t", prompt=prompt,
+                                                  candidates=cands))
+                assert {s.quality_source for s in d.ranking} == {"difficulty+price"}
+                picked[want].append(d.selected.id)
+        await engine.close()
+        return picked
+
+    picked = asyncio.run(run())
+    assert picked["strong"].count("big") / len(picked["strong"]) >= 0.9, picked
+    assert picked["cheap"].count("small") >= len(picked["cheap"]) // 2, picked
