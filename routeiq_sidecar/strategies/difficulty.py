@@ -23,15 +23,16 @@ leave-one-file-out score; a head saved without them has no gate.
 
 A candidate's quality is ``1 - d * (1 - ability)``: on an easy prompt every model is near 1
 and cost decides; on a hard one quality falls to the model's ability, so stronger models pull
-ahead. ``ability`` is the model's descriptor: learned from the training data for a model the
-head knows (its standing among the models scored on the same prompts, on the 0.50-0.95 scale
-of the price prior), else the candidate's ``quality_prior``, else a sibling's (a model of the
-same family, model_names.py, that the head knows, else of the same lineage, another minor
-release of the family: its learned ability moved by ``FAMILY_STEP`` per doubling of the size
-the names state), else its price tier
-(strategies/priors.py). So unknown models still get cheaper on easy prompts and stronger on
-hard ones, and an unknown sibling of a known model is placed on the learned scale rather than
-the price prior's.
+ahead. ``ability`` is the model's descriptor: the candidate's declared ``quality_prior``;
+else, for a model the head knows, its price tier (strategies/priors.py: the sent price, else
+what its name states, else the unknown price) moved by its learned standing among the models
+scored on the same prompts (``standing_shift``: -0.1125 for its file's weakest model to
++0.1125 for its strongest); else, for a sibling of a known model (a model of the same family,
+model_names.py, else of the same lineage, another minor release of the family), the same with
+the closest-sized sibling's standing (its own size speaks through its price tier); else its
+price tier. So unknown models still get cheaper on easy prompts and stronger on hard ones,
+what the head learned about a model moves it within its price tier, and a candidate's ability
+never depends on the other candidates.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ from routeiq_sidecar.types import CandidateSpec
 
 HEAD_FILE = "difficulty.npz"
 MATCH_CACHE = 1024  # candidate lists whose model -> head column match is remembered
-FAMILY_STEP = 0.05  # ability per doubling of parameters between siblings of one family
 
 
 @dataclass
@@ -70,9 +70,6 @@ class DifficultyHead:
     blend: float = 0.1
     gate: float = math.inf  # mean cosine of the k nearest at which the kNN gains gate_weight
     gate_weight: float = 0.0
-    # per model, the training files it was scored in: its ability is a standing among those
-    # files' models, comparable only with models of a file it shares (None: not recorded)
-    scales: tuple[frozenset[str], ...] | None = None
 
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
@@ -145,14 +142,22 @@ def quality(difficulty: np.ndarray, abilities: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 - d * (1.0 - np.asarray(abilities, np.float64)[None, :]))
 
 
-ONE_SCALE: frozenset[str] = frozenset({""})  # every model of a head without recorded files
-_Sibling = tuple[float, float, frozenset[str]]  # size, ability, scale
-_Learned = tuple[float, str, frozenset[str]]  # ability, source, scale
+MID_STANDING = (LOW_Q + HIGH_Q) / 2  # a model in the middle of its training file
+# How far a learned standing moves a known model from its price prior: a file's strongest
+# model +0.1125, its weakest -0.1125, what a price about 5x higher or lower would move it on
+# the prior's scale (0.45 over 2.8 decades of price). A judgement, not fitted: too few training
+# files share models to place their standings on one scale (docs/benchmarks.md).
+STANDING_WEIGHT = 0.5
 
 
-def _one_scale(n_candidates: int, scales: Sequence[frozenset[str]]) -> bool:
-    """Whether every candidate's ability is a standing in one common training file."""
-    return len(scales) == n_candidates and bool(frozenset.intersection(*scales))
+def standing_shift(prior: float, standing: float) -> float:
+    """A known model's ability: its prior (price, name or unknown price: one scale for every
+    candidate) moved by how it stood among the models of its training file (``standing``,
+    0.50 for the file's weakest to 0.95 for its strongest). A standing alone is relative to
+    its file (the best of nine small open models is 0.95, as GPT-4 is in its file), so it is
+    never compared with another candidate's prior as it is."""
+    shift = STANDING_WEIGHT * (float(standing) - MID_STANDING)
+    return min(HIGH_Q, max(LOW_Q, prior + shift))
 
 
 class DifficultyStrategy:
@@ -165,64 +170,53 @@ class DifficultyStrategy:
         self.head = head
         self.index = ModelIndex(head.models)
         # by the candidates' models: (head column or None, sibling-placed ability or None)
-        self._columns: dict[tuple[str, ...], list[_Learned | None]] = {}
-        self._families: dict[str, list[_Sibling]] = {}  # family -> its known members
-        self._lineages: dict[str, list[_Sibling]] = {}  # the same by lineage
-        scales = head.scales or (ONE_SCALE,) * len(head.models)
-        for model, ability, scale in zip(head.models, head.abilities.tolist(), scales,
-                                         strict=True):
+        self._columns: dict[tuple[str, ...], list[tuple[int | None, float | None]]] = {}
+        self._families: dict[str, list[tuple[float, float]]] = {}  # family -> (size, ability)
+        self._lineages: dict[str, list[tuple[float, float]]] = {}  # the same by lineage
+        for model, ability in zip(head.models, head.abilities.tolist(), strict=True):
             fam, size = family(model), size_billions(model)
             if fam is not None and size is not None:
-                member = (size, float(ability), scale)
-                self._families.setdefault(fam, []).append(member)
-                self._lineages.setdefault(lineage(fam), []).append(member)
-        self._scales = scales
+                self._families.setdefault(fam, []).append((size, float(ability)))
+                self._lineages.setdefault(lineage(fam), []).append((size, float(ability)))
 
-    def _sibling(self, model: str) -> tuple[float, frozenset[str]] | None:
-        """An unknown model's ability from the closest-sized sibling the head knows (of its
-        family, else of its lineage: another minor release of the family), on that
-        sibling's scale."""
+    def _sibling(self, model: str) -> float | None:
+        """An unknown model's standing: that of the closest-sized sibling the head knows, of
+        its family, else of its lineage (another minor release of the family). Its own size
+        speaks through its price prior (the sent price, or the one its name states)."""
         fam, size = family(model), size_billions(model)
         if fam is None or size is None:
             return None
         known = self._families.get(fam) or self._lineages.get(lineage(fam))
         if not known:
             return None
-        s, a, scale = min(known, key=lambda m: (abs(math.log2(size / m[0])), -m[1]))
-        return min(HIGH_Q, max(LOW_Q, a + FAMILY_STEP * math.log2(size / s))), scale
+        return min(known, key=lambda sa: (abs(math.log2(size / sa[0])), -sa[1]))[1]
 
-    def _match(self, models: tuple[str, ...]) -> list[_Learned | None]:
-        """Per model: its learned (or sibling-placed) ability, source and scale, or None."""
-        found = self._columns.get(models)
-        if found is None:
+    def _match(self, models: tuple[str, ...]) -> list[tuple[int | None, float | None]]:
+        cols = self._columns.get(models)
+        if cols is None:
             if len(self._columns) >= MATCH_CACHE:
                 self._columns.clear()
-            found = []
-            for m, col in zip(models, self.index.columns(models), strict=True):
-                if col is not None:
-                    found.append((float(self.head.abilities[col]), "learned", self._scales[col]))
-                else:
-                    sib = self._sibling(m)
-                    found.append(None if sib is None else (sib[0], "family", sib[1]))
-            self._columns[models] = found
-        return found
+            cols = self._columns[models] = [
+                (col, None if col is not None else self._sibling(m))
+                for m, col in zip(models, self.index.columns(models), strict=True)]
+        return cols
 
     def descriptors(self, candidates: Sequence[CandidateSpec], priors: Sequence[float],
                     prior_sources: Sequence[str]) -> tuple[list[float], tuple[str, ...]]:
-        """Each candidate's ability: learned when the head knows the model, else a declared
-        ``quality_prior``, else placed by a known sibling, else the price prior; and each
-        one's source, prefixed ``difficulty+``. Learned and sibling-placed abilities are
-        standings within training files, so they are used only when every candidate has one
-        and some training file is common to all their scales; otherwise (a list that mixes them
-        with priors, or models of unrelated files) every candidate takes its prior."""
+        """Each candidate's ability and its source, prefixed ``difficulty+``: a declared
+        ``quality_prior`` as declared; else, for a model the head knows (or places by a known
+        sibling), its own prior (price, name or unknown price) moved by its learned standing
+        (``standing_shift``); else the prior. Each depends on the candidate alone, never on
+        the rest of the list."""
         out = [float(p) for p in priors]
         sources = list(prior_sources)
-        found = self._match(tuple(c.model for c in candidates))
-        placed = [(i, f) for i, f in enumerate(found)
-                  if f is not None and (f[1] == "learned" or sources[i] != "prior")]
-        if placed and _one_scale(len(candidates), [f[2] for _, f in placed]):
-            for i, (ability, source, _) in placed:
-                out[i], sources[i] = ability, source
+        for i, (col, sibling) in enumerate(self._match(tuple(c.model for c in candidates))):
+            if sources[i] == "prior":
+                continue
+            if col is not None:
+                out[i], sources[i] = standing_shift(out[i], self.head.abilities[col]), "learned"
+            elif sibling is not None:
+                out[i], sources[i] = standing_shift(out[i], sibling), "family"
         return out, tuple(f"difficulty+{s}" for s in sources)
 
     def abilities(self, inp: StrategyInput) -> tuple[list[float], tuple[str, ...]]:
@@ -262,22 +256,4 @@ def load_difficulty(bundle: BundleHeads) -> DifficultyStrategy | None:
     head = DifficultyHead.load(bundle.file(spec.get("file", HEAD_FILE)))
     if head.embeddings.shape[1] != bundle.embedding_dim:
         raise BundleError(f"bundle {bundle.path}: difficulty width does not match the encoder's")
-    record = spec.get("training") or bundle.manifest.get("training") or {}
-    head.scales = model_scales(head.models, record.get("files") if isinstance(record, dict)
-                               else None)
     return DifficultyStrategy(head)
-
-
-def model_scales(models: Sequence[str], files: object) -> tuple[frozenset[str], ...] | None:
-    """Per model, the training files that scored it (a training record's ``files``, each with
-    ``data`` and ``models``); None when the record does not say for every model."""
-    if not isinstance(files, list):
-        return None
-    where: dict[str, set[str]] = {}
-    for f in files:
-        if isinstance(f, dict) and isinstance(f.get("models"), list):
-            for m in f["models"]:
-                where.setdefault(str(m), set()).add(str(f.get("data", "")))
-    if not all(m in where for m in models):
-        return None
-    return tuple(frozenset(where[m]) for m in models)

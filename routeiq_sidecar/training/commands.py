@@ -107,7 +107,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _categories(args, files, s)
     if args.leave_one_out:
         return _leave_one_out(args, files, s)
-    if args.eval_bundle is None or not _has_trained_heads(args.eval_bundle, s):
+    if args.eval_bundle is None or _measured_as_shipped(args.eval_bundle, s):
         return _shipped(args, files, s)
     if len(files) != 1:
         raise ValueError(f"eval --bundle takes one --data file, got {len(files)}")
@@ -157,12 +157,15 @@ def _categories(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> in
     return 0
 
 
-def _has_trained_heads(path: Path, s: Any) -> bool:
+def _measured_as_shipped(path: Path, s: Any) -> bool:
+    """A bundle with a difficulty head and no trained knn/mlp/mf head (a bundle with neither
+    goes to ``evaluate``, whose error names the missing heads)."""
     from routeiq_sidecar.bundle.loader import load_bundle
     from routeiq_sidecar.strategies.registry import build_strategies
 
     encoder = "minilm" if s.encoder == "cascade" else s.encoder
-    return bool(build_strategies(load_bundle(path, encoder=encoder)).trained())
+    strategies = build_strategies(load_bundle(path, encoder=encoder))
+    return not strategies.trained() and "difficulty" in strategies.by_name
 
 
 def _shipped(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> int:

@@ -9,9 +9,8 @@ Per file (so files with different model sets and score scales pool):
   the head's size (float16 embeddings);
 * abilities: each model's mean score on its file, as its standing between the file's weakest
   (0.50) and strongest (0.95) model; a model in several files gets the mean of its standings.
-  A standing says nothing across files (the strongest of nine small open models is 0.95 as
-  GPT-4 is in its file), so the head also keeps which files scored each model (``scales``):
-  the strategy compares learned abilities only among models of a common file.
+  A standing is relative to its file, so the strategy applies it as a shift of the model's own
+  price prior (strategies/difficulty.py ``standing_shift``), not as an ability on its own.
 
 The kNN estimate's mean and spread are taken on the kept prompts, each prompt's estimate
 leaving itself out (it would otherwise be its own nearest neighbour).
@@ -120,12 +119,11 @@ def fit_difficulty(parts: Sequence[FilePart], *, seed: int = 0, k: int = 10,
     weights = np.concatenate(wts)
     weights *= len(weights) / weights.sum()
     models, ability = abilities(parts)
-    scales = tuple(frozenset(p.name for p in parts if m in p.models) for m in models)
     tokens = np.concatenate(toks).astype(np.float64)
     length = np.log(np.maximum(tokens, 1.0))
     head = DifficultyHead(np.concatenate(emb).astype(np.float32), np.concatenate(tgt),
                           weights, np.asarray([length.mean(), length.std() or 1.0, 0.0, 1.0]),
-                          models, ability, k, temperature, blend, gate, gate_weight, scales)
+                          models, ability, k, temperature, blend, gate, gate_weight)
     est = _loo_knn(head)
     head.standard[2:] = (est.mean(), est.std() or 1.0)
     return head

@@ -11,13 +11,14 @@ import pytest
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.strategies.base import StrategyInput
 from routeiq_sidecar.strategies.difficulty import (
-    FAMILY_STEP,
+    MID_STANDING,
+    STANDING_WEIGHT,
     DifficultyHead,
     DifficultyStrategy,
-    model_scales,
     quality,
+    standing_shift,
 )
-from routeiq_sidecar.strategies.priors import HIGH_Q, capability_priors
+from routeiq_sidecar.strategies.priors import HIGH_Q, capability_priors, price_prior
 from routeiq_sidecar.text import SelectedText
 from routeiq_sidecar.training.difficulty import FilePart, abilities, failure_target, fit_difficulty
 from routeiq_sidecar.types import CandidateSpec, Signals
@@ -113,61 +114,65 @@ def test_unknown_models_cheap_on_easy_prompts_strong_on_hard_ones() -> None:
 
 
 def test_known_models_use_their_learned_ability() -> None:
+    """At the same price the learned standing decides; it moves a model within its price tier
+    and does not overturn a fifty-fold price difference."""
     strategy = DifficultyStrategy(fit_difficulty(_parts(), k=5))
-    cands = (CandidateSpec("s", "provider/small-a", 5.0, 5.0),
-             CandidateSpec("b", "big-a", 0.1, 0.1))
-    est = strategy.predict(_input(True, cands))
+    same = (CandidateSpec("s", "provider/small-a", 1.0, 1.0), CandidateSpec("b", "big-a", 1.0, 1.0))
+    est = strategy.predict(_input(True, same))
     assert est.sources == ("difficulty+learned", "difficulty+learned")
-    assert est.quality[1] > est.quality[0]  # the learned standing, not the price
+    assert est.quality[1] > est.quality[0]  # the learned standing
+    apart = (CandidateSpec("s", "provider/small-a", 5.0, 5.0),
+             CandidateSpec("b", "big-a", 0.1, 0.1))
+    est = strategy.predict(_input(True, apart))
+    assert est.quality[0] > est.quality[1]  # the price tier
 
 
 def test_an_unknown_sibling_is_placed_by_the_learned_one() -> None:
     """A model the head does not know but whose family it does (same name but the size) gets
-    the sibling's learned ability moved by FAMILY_STEP per doubling, not the price prior."""
+    the closest-sized sibling's standing as a shift of its own price prior (its size speaks
+    through that price); a declared quality_prior wins; no sibling: the prior alone."""
     head = replace(fit_difficulty(_parts(), k=5), models=("org/qwen2.5-7b-instruct",
                                                           "org/qwen2.5-14b-instruct", "big-b"),
-                   abilities=np.asarray([0.60, 0.70, 0.90]), scales=None)
+                   abilities=np.asarray([0.60, 0.90, 0.90]))
     strategy = DifficultyStrategy(head)
     cands = (CandidateSpec("big", "Qwen/Qwen2.5-72B-Instruct", 0.9, 0.9),
              CandidateSpec("small", "qwen2.5-3b-instruct", price_known=False),
+             CandidateSpec("said", "Qwen/Qwen2.5-32B-Instruct", quality_prior=0.55),
+             CandidateSpec("other", "acme/other-70b", price_known=False),
              CandidateSpec("known", "qwen2.5-7b-instruct", price_known=False))
+    priors, _ = capability_priors(cands)
     ability, sources = strategy.abilities(_input(True, cands))
-    assert sources == ("difficulty+family", "difficulty+family", "difficulty+learned")
-    assert ability[0] == pytest.approx(0.70 + FAMILY_STEP * np.log2(72 / 14))  # from the 14B
-    assert ability[1] == pytest.approx(0.60 + FAMILY_STEP * np.log2(3 / 7))  # from the 7B
-    assert ability[2] == 0.60
-    assert ability[0] > ability[2] > ability[1]
-    huge = CandidateSpec("huge", "qwen2.5-7000b-instruct", price_known=False)
-    assert strategy.abilities(_input(True, (huge,)))[0] == [HIGH_Q]  # clipped to the scale
+    assert sources == ("difficulty+family", "difficulty+family", "difficulty+prior",
+                       "difficulty+name", "difficulty+learned")
+    assert ability[0] == pytest.approx(standing_shift(priors[0], 0.90))  # from the 14B
+    assert ability[1] == pytest.approx(standing_shift(priors[1], 0.60))  # from the 7B
+    assert ability[2] == 0.55 and ability[3] == priors[3]
+    assert ability[4] == pytest.approx(standing_shift(priors[4], 0.60))
+    assert ability[0] > ability[4] > ability[1]
 
 
-def test_learned_standings_are_not_compared_with_priors_or_other_files() -> None:
-    """A learned ability is a standing among the models of its training file (the best of
-    nine small open models is 0.95, as GPT-4 is in its file): next to a candidate known only
-    by a prior, or to a model of another file, every candidate takes its prior, so a $10
-    model is not ranked below a learned 7B. A declared quality_prior beats a family match."""
+def test_a_standing_moves_a_model_within_its_price_tier_whatever_else_is_listed() -> None:
+    """A learned standing is relative to its file (the best of nine small open models is
+    0.95, as GPT-4 is in its file): it moves a known model's own prior by at most 0.1125, so a
+    $0.20 model its file ranked first stays below a $4.40 one, and a candidate's ability never
+    depends on the other candidates."""
     head = replace(fit_difficulty(_parts(), k=5),
-                   models=("qwen2.5-7b-instruct", "gemma-2-9b-it", "gpt-4-1106-preview"),
-                   abilities=np.asarray([0.82, 0.85, 0.95]),
-                   scales=(frozenset({"llmrouter"}), frozenset({"llmrouter"}),
-                           frozenset({"mmlu", "routerbench"})))
+                   models=("qwen2.5-7b-instruct", "gemma-2-9b-it", "weakest-7b"),
+                   abilities=np.asarray([0.82, 0.95, 0.50]))
     strategy = DifficultyStrategy(head)
-
-    def sources(*cands: CandidateSpec) -> tuple[str, ...]:
-        return strategy.abilities(_input(True, cands))[1]
-
-    small = CandidateSpec("small", "qwen2.5-7b-instruct", 0.3, 0.3)
     gemma = CandidateSpec("gemma", "gemma-2-9b-it", 0.2, 0.2)
+    weak = CandidateSpec("weak", "weakest-7b", 1.0, 1.0)
     frontier = CandidateSpec("frontier", "openai/gpt-4o", 2.5, 10.0)
-    gpt4 = CandidateSpec("gpt4", "gpt-4-1106-preview", 10.0, 30.0)
-    assert sources(small, gemma) == ("difficulty+learned", "difficulty+learned")  # one file
-    assert sources(small, frontier) == ("difficulty+price", "difficulty+price")
-    ability, _ = strategy.abilities(_input(True, (small, frontier)))
-    assert ability[1] > ability[0]  # by price: the frontier model above the 7B
-    assert sources(small, gpt4) == ("difficulty+price", "difficulty+price")  # no common file
-    said = CandidateSpec("said", "Qwen/Qwen2.5-32B-Instruct", quality_prior=0.55)
-    assert sources(said, small) == ("difficulty+prior", "difficulty+price")
-    assert sources(small) == ("difficulty+learned",)  # alone: nothing to compare with
+    ability, sources = strategy.abilities(_input(True, (gemma, weak, frontier)))
+    assert sources == ("difficulty+learned", "difficulty+learned", "difficulty+price")
+    assert ability[0] == pytest.approx(price_prior(0.2) + STANDING_WEIGHT * (0.95 - MID_STANDING))
+    assert ability[1] == pytest.approx(price_prior(1.0) - STANDING_WEIGHT * (MID_STANDING - 0.50))
+    assert ability[2] > ability[0] > ability[1]
+    for alone in ((gemma,), (gemma, weak), (frontier, gemma)):
+        got = dict(zip((c.id for c in alone), strategy.abilities(_input(True, alone))[0],
+                       strict=True))
+        assert got["gemma"] == pytest.approx(ability[0])
+    assert standing_shift(0.94, 0.95) == HIGH_Q and standing_shift(0.52, 0.50) == 0.50
 
 
 def test_a_sibling_of_another_minor_release_is_placed_when_the_family_has_none() -> None:
@@ -177,27 +182,17 @@ def test_a_sibling_of_another_minor_release_is_placed_when_the_family_has_none()
     next to a learned gemma-2) is not placed."""
     head = replace(fit_difficulty(_parts(), k=5),
                    models=("llama-3.1-8b-instruct", "llama-3.3-1b-instruct", "gemma-2-9b-it"),
-                   abilities=np.asarray([0.80, 0.55, 0.85]), scales=None)
+                   abilities=np.asarray([0.80, 0.55, 0.85]))
     strategy = DifficultyStrategy(head)
     cands = (CandidateSpec("big", "meta-llama/Llama-3.2-70B-Instruct", price_known=False),
              CandidateSpec("exact", "meta-llama/Llama-3.3-70B-Instruct", price_known=False),
-             CandidateSpec("small", "meta-llama/Llama-3.1-8B-Instruct", price_known=False))
+             CandidateSpec("gemma", "google/gemma-3-27b-it", price_known=False))
+    priors, _ = capability_priors(cands)
     ability, sources = strategy.abilities(_input(True, cands))
-    assert sources == ("difficulty+family", "difficulty+family", "difficulty+learned")
-    assert ability[0] == pytest.approx(min(HIGH_Q, 0.80 + FAMILY_STEP * np.log2(70 / 8)))
-    assert ability[1] == pytest.approx(0.55 + FAMILY_STEP * np.log2(70 / 1))  # its own family
-    gemma3 = (CandidateSpec("g3", "google/gemma-3-27b-it", price_known=False),)
-    assert strategy.abilities(_input(True, gemma3))[1] == ("difficulty+name",)
-
-
-def test_a_bundles_training_record_gives_each_model_its_files() -> None:
-    files = [{"data": "a.jsonl", "models": ["m1", "m2"]}, {"data": "b.jsonl", "models": ["m2"]}]
-    assert model_scales(("m1", "m2"), files) == (frozenset({"a.jsonl"}),
-                                                 frozenset({"a.jsonl", "b.jsonl"}))
-    assert model_scales(("m1", "m3"), files) is None  # not every model recorded
-    assert model_scales(("m1",), None) is None
-    head = fit_difficulty(_parts(), k=5)
-    assert head.scales is not None and len(head.scales) == len(head.models)
+    assert sources == ("difficulty+family", "difficulty+family", "difficulty+name")
+    assert ability[0] == pytest.approx(standing_shift(priors[0], 0.80))  # the 3.1 8B's
+    assert ability[1] == pytest.approx(standing_shift(priors[1], 0.55))  # its own family's
+    assert ability[2] == priors[2]
 
 
 def test_similarity_gate_weights_the_knn_on_prompts_seen_in_training(tmp_path: Path) -> None:
