@@ -169,9 +169,9 @@ class DifficultyStrategy:
     def __init__(self, head: DifficultyHead) -> None:
         self.head = head
         self.index = ModelIndex(head.models)
-        # by the candidates' models: (head column or None, sibling-placed ability or None)
+        # by the candidates' models: (head column or None, a known sibling's standing or None)
         self._columns: dict[tuple[str, ...], list[tuple[int | None, float | None]]] = {}
-        self._families: dict[str, list[tuple[float, float]]] = {}  # family -> (size, ability)
+        self._families: dict[str, list[tuple[float, float]]] = {}  # family -> (size, standing)
         self._lineages: dict[str, list[tuple[float, float]]] = {}  # the same by lineage
         for model, ability in zip(head.models, head.abilities.tolist(), strict=True):
             fam, size = family(model), size_billions(model)
