@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routeiq_sidecar.errors import BundleError
 from routeiq_sidecar.strategies.base import StrategyInput
@@ -256,3 +258,41 @@ def test_predicting_several_prompts_at_once_gives_each_its_own_answer() -> None:
     both = strategy.predict_many([far, inps[-1]])
     assert "close to stored prompts" not in both[0].note
     assert "close to stored prompts" in both[1].note
+
+
+KNOWN_HEAD = replace(fit_difficulty(_parts(), k=5),
+                     models=("gemma-2-9b-it", "llama-3.1-8b-instruct", "qwen2.5-7b-instruct",
+                             "gpt-4-1106-preview", "claude-v2"),
+                     abilities=np.asarray([0.85, 0.87, 0.82, 0.95, 0.50]))
+MODELS = ("gemma-2-9b-it", "llama-3.1-8b-instruct", "Qwen/Qwen2.5-72B-Instruct",
+          "meta-llama/Llama-3.3-70B-Instruct", "gpt-4-1106-preview", "claude-v2",
+          "openai/gpt-4o", "openai/gpt-4o-mini", "acme/model", "org/mixtral-8x7b")
+price_or_none = st.one_of(st.none(), st.floats(min_value=0.0, max_value=60.0))
+raw_candidate = st.tuples(st.sampled_from(MODELS), price_or_none,
+                          st.one_of(st.none(), st.floats(min_value=0.0, max_value=1.0)))
+
+
+def _candidates(raw: list[tuple[str, float | None, float | None]]) -> tuple[CandidateSpec, ...]:
+    return tuple(
+        CandidateSpec(f"c{i}", model, price or 0.0, price or 0.0, quality_prior=prior,
+                      price_known=price is not None)
+        for i, (model, price, prior) in enumerate(raw))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(raw_candidate, min_size=1, max_size=5), raw_candidate, st.booleans(),
+       st.sampled_from(["auto", "eco", "premium"]))
+def test_an_unselected_candidate_never_changes_the_pick(
+    raw: list[tuple[str, float | None, float | None]],
+    extra: tuple[str, float | None, float | None], hard: bool, profile: str,
+) -> None:
+    """Issue 13, section 6, through the whole `difficulty` strategy: every candidate's
+    ability depends on itself alone (learned standings shift each one's own prior), so a
+    candidate that is not chosen never changes which of the others is."""
+    strategy = DifficultyStrategy(KNOWN_HEAD)
+    cands = _candidates([*raw, extra])
+    chosen = pick(strategy, _input(hard, cands), profile)
+    if chosen != f"c{len(raw)}":
+        assert pick(strategy, _input(hard, cands[:-1]), profile) == chosen
+    alone = strategy.abilities(_input(hard, cands[:-1]))[0]
+    assert strategy.abilities(_input(hard, cands))[0][:-1] == alone
