@@ -158,14 +158,17 @@ def _categories(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> in
 
 
 def _measured_as_shipped(path: Path, s: Any) -> bool:
-    """A bundle with a difficulty head and no trained knn/mlp/mf head (a bundle with neither
-    goes to ``evaluate``, whose error names the missing heads)."""
-    from routeiq_sidecar.bundle.loader import load_bundle
-    from routeiq_sidecar.strategies.registry import build_strategies
+    """A bundle whose manifest lists a difficulty head and no trained knn/mlp/mf head for the
+    encoder (a bundle with neither goes to ``evaluate``, whose error names the missing heads).
+    Only the manifest is read here; the bundle is verified and loaded once, afterwards."""
+    from routeiq_sidecar.bundle.manifest import read_manifest
 
-    encoder = "minilm" if s.encoder == "cascade" else s.encoder
-    strategies = build_strategies(load_bundle(path, encoder=encoder))
-    return not strategies.trained() and "difficulty" in strategies.by_name
+    manifest = read_manifest(path)
+    table = manifest.get("static") if s.encoder == "static" else manifest
+    heads = table.get("heads") if isinstance(table, dict) else None
+    if not isinstance(heads, dict):
+        return False
+    return "difficulty" in heads and not any(h in heads for h in TRAINED_STRATEGIES)
 
 
 def _shipped(args: argparse.Namespace, files: tuple[Path, ...], s: Any) -> int:
