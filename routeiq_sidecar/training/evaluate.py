@@ -33,7 +33,7 @@ from routeiq_sidecar.strategies.trained import TrainedStrategy
 from routeiq_sidecar.training.cascade_eval import cascade_summary
 from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
 from routeiq_sidecar.training.fit import Rows
-from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_report
+from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_report, rounded
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.train import (
     SERVED_STRATEGIES,
@@ -61,10 +61,6 @@ class EvalOptions:
     precision: str = "int8"  # the encoder the server runs (settings.encoder_precision)
     encoder: str = "minilm"  # whose heads and vectors: minilm, static, cascade (both)
     cascade_margins: tuple[float, ...] = (0.02,)  # cascade: escalate under these margins
-
-
-def _r(x: float) -> float | None:
-    return None if not math.isfinite(x) else round(float(x), 4)
 
 
 def _select_rows(ds: Dataset, opts: EvalOptions, manifest: dict[str, Any]) -> tuple[Dataset, str]:
@@ -149,12 +145,13 @@ def _pair(opts: EvalOptions, bundle: LoadedBundle, ds: Dataset, preds: dict[str,
         if not np.all(np.isfinite(router)):
             raise invalid("strong", f"the bundle does not know {strong!r} or {weak!r}")
         rep = pair_report(router, scores[rows, s], scores[rows, w], prompt_lengths=lengths)
-        out["routers"][name] = {k: _r(rep[k]) for k in ("apgr", "cpt50", "cpt80")}
+        out["routers"][name] = {k: rounded(rep[k]) for k in ("apgr", "cpt50", "cpt80")}
         curves[name] = pair_curve(router, scores[rows, s], scores[rows, w])
         for key in ("n", "strong_mean", "weak_mean"):
-            out[key] = rep[key] if key == "n" else _r(rep[key])
+            out[key] = rep[key] if key == "n" else rounded(rep[key])
         for base in ("random", "length", "oracle"):
-            out[base] = {k: (_r(v) if isinstance(v, float) else v) for k, v in rep[base].items()}
+            out[base] = {k: (rounded(v) if isinstance(v, float) else v)
+                         for k, v in rep[base].items()}
     curves["length"] = pair_curve(lengths, scores[rows, s], scores[rows, w])
     curves["oracle"] = pair_curve((scores[rows, s] > scores[rows, w]).astype(float),
                                   scores[rows, s], scores[rows, w])
@@ -184,16 +181,16 @@ def _multi(
     out: dict[str, Any] = {"models": models, "routers": {}}
     for name, pred in routers.items():
         rep = multi_report(pred[rows], scores[rows], costs[rows], models=models)
-        out["routers"][name] = {"aiq": _r(rep["router"]["aiq"]),
-                                "best_score": _r(rep["router"]["best_score"]),
+        out["routers"][name] = {"aiq": rounded(rep["router"]["aiq"]),
+                                "best_score": rounded(rep["router"]["best_score"]),
                                 "points": _points(rep["router"]["points"])}
         out.update({
             "n": rep["n"], "cost_range": list(rep["cost_range"]),
             "best_single": rep["best_single"], "cheapest": rep["cheapest"],
             "single_models": rep["single_models"],
-            "random": {"aiq": _r(rep["random"]["aiq"]), "hull": rep["random"]["hull"],
+            "random": {"aiq": rounded(rep["random"]["aiq"]), "hull": rep["random"]["hull"],
                        "uniform": rep["random"]["uniform"]},
-            "oracle": {"aiq": _r(rep["oracle"]["aiq"]), "cost": rep["oracle"]["cost"],
+            "oracle": {"aiq": rounded(rep["oracle"]["aiq"]), "cost": rep["oracle"]["cost"],
                        "score": rep["oracle"]["score"],
                        "points": _points(rep["oracle"]["points"])},
         })
@@ -219,13 +216,13 @@ def _cascade(opts: EvalOptions, minilm: LoadedBundle, ds: Dataset,
         minilm_r = pm[keep, s] - pm[keep, w]
         entry: dict[str, Any] = {
             "static": pair["routers"][name],
-            "minilm": {k: _r(v) for k, v in pair_report(
+            "minilm": {k: rounded(v) for k, v in pair_report(
                 minilm_r, scores[keep, s], scores[keep, w]).items()
                 if k in ("apgr", "cpt50", "cpt80")},
         }
         for m in opts.cascade_margins:
             summary = cascade_summary(static_r, minilm_r, scores[keep, s], scores[keep, w], m)
-            entry[f"cascade@{m:g}"] = {k: _r(v) for k, v in summary.items()}
+            entry[f"cascade@{m:g}"] = {k: rounded(v) for k, v in summary.items()}
         out["strategies"][name] = entry
     return out
 

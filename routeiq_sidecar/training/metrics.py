@@ -394,3 +394,8 @@ def multi_report(
             "aiq": aiq(oracle_points, cost_range=cost_range),
         },
     }
+
+
+def rounded(x: float) -> float | None:
+    """A reported figure: 4 decimals, None when not finite (no JSON NaN)."""
+    return None if not np.isfinite(x) else round(float(x), 4)

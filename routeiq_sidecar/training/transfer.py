@@ -27,7 +27,7 @@ from routeiq_sidecar.strategies.features import feature_matrix
 from routeiq_sidecar.training.data import Dataset, cost_matrix, load_jsonl, score_matrix
 from routeiq_sidecar.training.difficulty import FilePart, defaults
 from routeiq_sidecar.training.embed import embed_cached, select_prompts
-from routeiq_sidecar.training.metrics import pair_curve, pair_report
+from routeiq_sidecar.training.metrics import pair_curve, pair_report, rounded
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.train import held_out_split
 from routeiq_sidecar.training.transfer_features import feature_table
@@ -81,10 +81,6 @@ def load_file(path: Path, bundle: LoadedBundle, cache: Path | None, precision: s
 
 def part(f: Loaded) -> FilePart:
     return FilePart(f.name, f.embeddings, f.tokens, score_matrix(f.ds, f.ds.models), f.ds.models)
-
-
-def rounded(x: float) -> float | None:
-    return None if not np.isfinite(x) else round(float(x), 4)
 
 
 def chosen_model(ds: Dataset, model: str, role: str) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 from routeiq_sidecar.strategies.difficulty import DifficultyHead, DifficultyStrategy, quality
 from routeiq_sidecar.strategies.priors import HIGH_Q, LOW_Q, capability_priors
 from routeiq_sidecar.strategies.trained import TrainedStrategy
-from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_summary
+from routeiq_sidecar.training.metrics import multi_report, pair_curve, pair_summary, rounded
 from routeiq_sidecar.types import CandidateSpec
 
 SETTINGS = ("declared", "prices", "names")
@@ -84,15 +84,11 @@ def served_trained(strategy: TrainedStrategy, embeddings: np.ndarray, features: 
     return np.asarray(np.clip(out, 0.0, 1.0))
 
 
-def _r(x: float) -> float | None:
-    return None if not np.isfinite(x) else round(float(x), 4)
-
-
 def pair_figures(q: np.ndarray, strong: np.ndarray, weak: np.ndarray) -> dict[str, Any]:
     """APGR, CPT(50), CPT(80) of the router score ``q[:, 0] - q[:, 1]``; ``constant`` when it
     ranks no prompt above another (its curve is then the diagonal, APGR 0.5)."""
     score = q[:, 0] - q[:, 1]
-    out: dict[str, Any] = {k: _r(v) for k, v in pair_summary(
+    out: dict[str, Any] = {k: rounded(v) for k, v in pair_summary(
         pair_curve(score, strong, weak)).items()}
     out["constant"] = bool(np.ptp(score) <= 1e-12)
     return out
@@ -102,5 +98,5 @@ def pair_aiq(q: np.ndarray, scores: np.ndarray, costs: np.ndarray) -> dict[str, 
     """The router's AIQ over the pair's quality-cost sweep, with random mixing's and the
     oracle's (training/metrics.py ``multi_report``); ``scores``/``costs`` ``(n, 2)``."""
     rep = multi_report(q, scores, costs, models=["strong", "weak"])
-    return {"router": _r(rep["router"]["aiq"]), "random": _r(rep["random"]["aiq"]),
-            "oracle": _r(rep["oracle"]["aiq"])}
+    return {"router": rounded(rep["router"]["aiq"]), "random": rounded(rep["random"]["aiq"]),
+            "oracle": rounded(rep["oracle"]["aiq"])}
