@@ -56,6 +56,7 @@ PATH = "/routeiq.v1.RouterService/Route"
 REST_PATH = "/v1/route"
 HEALTH = "/grpc.health.v1.Health/Check"  # grpc's own servicer: the transport's floor
 H2LOAD_PROMPTS = 8  # distinct prompts, one h2load process each
+GRPC_CONNECTIONS = 1  # HTTP/2 connections per h2load process (--grpc-connections)
 METRIC = re.compile(r"^(routeiq_decisions_total|routeiq_rejections_total|"
                     r"routeiq_cascade_answers_total|routeiq_predict_batch_size_sum|"
                     r"routeiq_predict_batch_size_count)(?:\{([^}]*)\})? (\S+)$", re.M)
@@ -97,8 +98,9 @@ def pick_prompts(bodies: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 def run_h2load(h2load: str, port: int, bodies: list[bytes], concurrency: int, requests: int,
                tmp: Path, path: str = PATH, *, rest: bool = False) -> dict[str, Any]:
-    """``len(bodies)`` h2load processes, ``concurrency`` streams in all (gRPC: one connection
-    each, ``-m`` streams per connection; REST: ``concurrency`` HTTP/1.1 connections in all);
+    """``len(bodies)`` h2load processes, ``concurrency`` streams in all (gRPC:
+    ``GRPC_CONNECTIONS`` connections each, ``-m`` streams per connection; REST: ``concurrency``
+    HTTP/1.1 connections in all);
     with fewer streams than prompts the processes run one after another. A body ``b""`` sends a
     GET."""
     per = max(1, concurrency // len(bodies))
@@ -106,7 +108,9 @@ def run_h2load(h2load: str, port: int, bodies: list[bytes], concurrency: int, re
         proto = ["--h1", "-c", str(per)] + (["-H", "content-type: application/json"]
                                             if bodies[0] else [])
     else:
-        proto = ["-c", "1", "-m", str(per), "-H", "content-type: application/grpc",
+        conns = min(GRPC_CONNECTIONS, per)
+        per = per // conns * conns
+        proto = ["-c", str(conns), "-m", str(per // conns), "-H", "content-type: application/grpc",
                  "-H", "te: trailers"]
     sequential = concurrency < len(bodies)  # e.g. 1: one request in flight at a time
     procs, logs, outs = [], [], []
@@ -296,12 +300,17 @@ def main() -> None:
     ap.add_argument("--concurrency", default="16,64", help="streams in all, per run")
     ap.add_argument("--prompts", type=int, default=H2LOAD_PROMPTS,
                     help="distinct prompts (h2load processes)")
+    ap.add_argument("--grpc-connections", type=int, default=1,
+                    help="HTTP/2 connections per h2load process (the kernel spreads connections, "
+                    "not calls, over --workers)")
     ap.add_argument("--requests", type=int, default=3000, help="per prompt (h2load -n), per run")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--bundle", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    global GRPC_CONNECTIONS
+    GRPC_CONNECTIONS = max(1, args.grpc_connections)
     h2load = shutil.which("h2load")
     if h2load is None:
         sys.exit("h2load not found: apt-get install nghttp2-client")

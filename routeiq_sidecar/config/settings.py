@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         "thread hand-offs, when no other request is waiting and runs of one take less than "
         "this (microseconds); 0 = always in the worker thread.",
     )
+    predict_gather_us: int = Field(
+        2000, ge=0, le=100_000,
+        description="Under concurrent load (decisions keep finding others waiting), a head "
+        "prediction run waits up to this long (microseconds) for more decisions to share its "
+        "kNN scan, going at once when max_batch_size, or every decision under way in the "
+        "worker, are waiting; 0 = never wait.",
+    )
 
     embed_cache_size: int = Field(
         4096, ge=0, description="Embeddings kept in the LRU cache (0 = off)."

@@ -12,8 +12,16 @@ company, its prediction runs right there on the loop: handing it to the thread a
 cost two thread wake-ups for nothing (a sequential client pays them on every request), and no
 other request is waiting for the loop. Under concurrent load (callers that did find company
 lately) lone runs still go to the thread, where the loop serves the others meanwhile; measured
-in docs/benchmarks.md ("A lone prediction on the event loop"). Nothing waits for company
-beyond that turn. A caller cancelled before its run starts is dropped; an error fails
+in docs/benchmarks.md ("A lone prediction on the event loop").
+
+With ``gather_s`` (the ``predict_gather_us`` setting) and a count of the decisions under way
+in the worker (``busy``, the engine's), a run about to go to the thread first waits for them:
+while at least ``GATHER_MIN_BUSY`` decisions are under way and fewer than all of them (at most
+``max_batch``) are waiting, for up to ``gather_s``. A scan of one query costs about four times
+a query's share of a scan of eight, and with two workers each loop rarely finds a run under way
+to join, so without the wait most runs were of one and the thread's CPU per decision nearly
+doubled (docs/benchmarks.md, "Waiting for company under load"). A lone client, or two, never
+waits: the count is 1 or 2. A caller cancelled before its run starts is dropped; an error fails
 only the callers of its run.
 
 The thread takes runs from a plain queue and hands each result back with one
@@ -34,6 +42,8 @@ from typing import Any, Generic, TypeVar
 
 _EMA = 0.2  # weight of the newest run of one in the average
 COMPANY_WINDOW = 64  # callers after one that found company before a lone run may use the loop
+GATHER_WINDOW = 32  # callers after one that found company during which runs wait for more
+GATHER_ALL_HERE = 3  # with this many decisions under way, all of them waiting ends the wait
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -42,13 +52,18 @@ Out = TypeVar("Out")
 class Coalescer(Generic[In, Out]):
     def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32,
                  on_run: Callable[[int], None] | None = None,
-                 inline_max_s: float = 0.001) -> None:
+                 inline_max_s: float = 0.001, gather_s: float = 0.0,
+                 busy: Callable[[], int] | None = None) -> None:
         self._fn = fn
         self.max_batch = max(1, int(max_batch))
         # a lone prediction runs on the loop only when runs of one have taken less than this
         # (an exponential average of their wall time; 0: never): the default kNN heads take
         # 0.1-0.5 ms, short enough that a request arriving meanwhile is hardly held up
         self.inline_max_s = float(inline_max_s)
+        # a run waits up to this long for the decisions under way (``busy()``) to join it
+        self.gather_s = float(gather_s)
+        self._busy = busy
+        self._gathered: asyncio.Future[None] | None = None  # done: stop waiting for company
         self._on_run = on_run  # told each run's size (the routeiq_predict_batch_size metric)
         self._waiting: list[tuple[In, asyncio.Future[Out]]] = []
         self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps weak refs only
@@ -57,6 +72,7 @@ class Coalescer(Generic[In, Out]):
         self._single_s: float | None = None  # average wall time of a run of one; None: unknown
         self._calls = 0  # callers so far
         self._company_until = 0  # no lone run on the loop before this many callers
+        self._company_at = -GATHER_WINDOW - 1  # the last caller that found company
 
     def _thread_queue(self) -> queue.SimpleQueue[_Run | None]:
         if self._runs is None:
@@ -87,6 +103,9 @@ class Coalescer(Generic[In, Out]):
             # concurrent callers: for the next COMPANY_WINDOW calls, lone ones also go to the
             # thread, where the loop keeps serving the others while a run is under way
             self._company_until = self._calls + COMPANY_WINDOW
+            self._company_at = self._calls
+            if self._gathered is not None and not self._worth_waiting():
+                _succeed(self._gathered, None)  # everyone who could join has
             return await fut
         # idle: one loop turn for requests already read to reach the coalescer too
         self._gathering = True
@@ -113,6 +132,8 @@ class Coalescer(Generic[In, Out]):
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
+            if self.gather_s > 0 and self._worth_waiting():
+                await self._gather(loop)
             while self._waiting:
                 take = self._waiting[: self.max_batch]
                 del self._waiting[: self.max_batch]
@@ -135,6 +156,27 @@ class Coalescer(Generic[In, Out]):
                         fut.set_result(res)
         finally:
             self._drainer = None
+
+    def _worth_waiting(self) -> bool:
+        """Under load (a caller found company within the last ``GATHER_WINDOW``), a run not
+        yet full waits for more, unless every decision under way in the worker is already
+        waiting and there are at least ``GATHER_ALL_HERE`` of them: a transport that hands
+        the loop many requests at once (REST) has then nobody left to send; with one or two
+        known (gRPC hands the loop one call at a time) more are on their way."""
+        if self._calls - self._company_at > GATHER_WINDOW or len(self._waiting) >= self.max_batch:
+            return False
+        busy = self._busy() if self._busy is not None else 0
+        return not (busy >= GATHER_ALL_HERE and len(self._waiting) >= busy)
+
+    async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait up to ``gather_s`` for more callers to join the run (``_worth_waiting``)."""
+        self._gathered = loop.create_future()
+        timer = loop.call_later(self.gather_s, _succeed, self._gathered, None)
+        try:
+            await self._gathered
+        finally:
+            timer.cancel()
+            self._gathered = None
 
 
 def _answers(out: Sequence[Out], n: int) -> Sequence[Out]:

@@ -84,7 +84,9 @@ class Engine:
         self.learning = learning.LearningConfig.from_settings(settings)
         self.experiments = Experiments(settings.experiments)
         self.state = StateIO(self.store, settings, self.learning, self.experiments, self.metrics)
-        self.ranker = Ranker(settings, self.learning, self.metrics.predict_batch_size.observe)
+        self.routing = 0  # decisions under way (in ``route``): how busy this worker is
+        self.ranker = Ranker(settings, self.learning, self.metrics.predict_batch_size.observe,
+                             busy=lambda: self.routing)
         self.embedder = Embedder(settings.embed_cache_size, self.metrics)
         self.escalation_share = EscalationShare()
         self.loaded = self._make_loaded(bundle, catalogue, strategies)
@@ -176,6 +178,13 @@ class Engine:
         return Classified(signals, timings, loaded.bundle.version)
 
     async def route(self, inp: RouteInput) -> Decision:
+        self.routing += 1
+        try:
+            return await self._route(inp)
+        finally:
+            self.routing -= 1
+
+    async def _route(self, inp: RouteInput) -> Decision:
         t0 = time.perf_counter_ns()
         s = self.settings
         check_request(inp, s)

@@ -57,8 +57,10 @@ class Ranked:
 
 class Ranker:
     def __init__(self, settings: Settings, learning_cfg: learning.LearningConfig,
-                 on_predict_batch: Callable[[int], None] | None = None) -> None:
+                 on_predict_batch: Callable[[int], None] | None = None,
+                 busy: Callable[[], int] | None = None) -> None:
         self.settings = settings
+        self._busy = busy  # decisions under way in this worker (the coalescers' gather)
         self.learning = learning_cfg
         self._on_predict_batch = on_predict_batch  # size of each shared prediction call
         # strategies with predict_many: concurrent predictions share one call; by strategy
@@ -76,7 +78,8 @@ class Ranker:
         if co is None:
             co = self._coalescers[strategy] = Coalescer(
                 many, self.settings.max_batch_size, self._on_predict_batch,
-                inline_max_s=self.settings.predict_on_loop_max_us / 1e6)
+                inline_max_s=self.settings.predict_on_loop_max_us / 1e6,
+                gather_s=self.settings.predict_gather_us / 1e6, busy=self._busy)
         est: QualityEstimate = await co(sinp)
         return est
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from routeiq_sidecar.engine.coalesce import COMPANY_WINDOW, Coalescer
+from routeiq_sidecar.engine.coalesce import COMPANY_WINDOW, GATHER_WINDOW, Coalescer
 
 SAFETY_S = 30.0
 CHEAP_S = 60.0  # inline_max_s for tests of lone runs on the loop: no preemption takes this long
@@ -199,3 +199,63 @@ async def test_after_concurrent_callers_lone_ones_stay_off_the_loop_for_a_while(
     # the window after the company keeps them in the thread; then sequential calls use the loop
     assert lone[: COMPANY_WINDOW - 1] == ["routeiq-predict"] * (COMPANY_WINDOW - 1)
     assert lone[-2:] == [loop_thread, loop_thread]
+
+
+async def test_under_load_a_run_waits_for_company_until_max_batch() -> None:
+    """With ``gather_s`` (predict_gather_us), callers that found company wait for more to
+    join their run (one or two decisions under way: gRPC hands the loop one call at a time,
+    more are coming), and the run goes as soon as ``max_batch`` are waiting."""
+    where = Where()
+    sizes: list[int] = []
+    co: Coalescer[int, int] = Coalescer(where, max_batch=4, on_run=sizes.append,
+                                        gather_s=SAFETY_S, busy=lambda: 2)
+    first = [asyncio.create_task(co(i)) for i in (0, 1)]  # company: the wait begins
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert where.runs == []  # still gathering
+    last = [asyncio.create_task(co(i)) for i in (2, 3)]  # max_batch: the run goes
+    assert await asyncio.wait_for(asyncio.gather(*first, *last), SAFETY_S / 3) == [0, 10, 20, 30]
+    assert [items for items, _ in where.runs] == [[0, 1, 2, 3]]
+    assert sizes == [4]
+
+
+async def test_the_wait_ends_when_every_decision_under_way_is_waiting() -> None:
+    """With ``GATHER_ALL_HERE`` or more decisions under way and all of them waiting, nobody
+    is left to join (REST reads the requests at hand at once): the run goes."""
+    where = Where()
+    under_way = 5
+    co: Coalescer[int, int] = Coalescer(where, max_batch=32, gather_s=SAFETY_S,
+                                        busy=lambda: under_way)
+    first = [asyncio.create_task(co(i)) for i in (0, 1, 2)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert where.runs == []  # two of the five under way are not waiting yet
+    under_way = 4  # one of them finished without a prediction; the other arrives
+    last = asyncio.create_task(co(3))
+    assert await asyncio.wait_for(asyncio.gather(*first, last), SAFETY_S / 3) == [0, 10, 20, 30]
+    assert [items for items, _ in where.runs] == [[0, 1, 2, 3]]
+
+
+async def test_the_wait_for_company_ends_after_gather_s() -> None:
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where, max_batch=32, gather_s=0.002, busy=lambda: 2)
+    assert await asyncio.gather(co(0), co(1)) == [0, 10]  # nobody else comes
+    assert [items for items, _ in where.runs] == [[0, 1]]
+
+
+async def test_a_lone_caller_waits_only_right_after_company() -> None:
+    """Sequential callers find no company, so none waits ``gather_s`` (30 s: a wait would
+    trip the guard), also after concurrent ones once ``GATHER_WINDOW`` callers have passed."""
+    where = Where()
+    co: Coalescer[int, int] = Coalescer(where, gather_s=SAFETY_S, inline_max_s=0.0,
+                                        busy=lambda: 1)
+
+    async def sequential(n: int) -> list[int]:
+        return [await co(i) for i in range(n)]
+
+    assert await asyncio.wait_for(sequential(3), SAFETY_S / 3) == [0, 10, 20]
+    co.gather_s = 0.001  # company, then the window's callers: each may wait a little
+    assert await asyncio.gather(co(0), co(1)) == [0, 10]
+    assert await sequential(GATHER_WINDOW) == [10 * i for i in range(GATHER_WINDOW)]
+    co.gather_s = SAFETY_S
+    assert await asyncio.wait_for(sequential(3), SAFETY_S / 3) == [0, 10, 20]

@@ -93,3 +93,30 @@ async def test_a_slow_shadow_strategy_does_not_delay_other_requests(
         slow.release.set()
         await engine.close()
     assert order == ["fast", "slow"]
+
+
+async def test_the_engine_counts_the_decisions_under_way(
+    tmp_path: Path, tiny_bundle: LoadedBundle
+) -> None:
+    """``Engine.routing`` (what a prediction run waits for under load, engine/coalesce.py)
+    counts a decision while it is being made, and not after it ended, refused or not."""
+    slow = SlowStrategy("slow")
+    engine = engine_with(tmp_path, tiny_bundle, slow)
+    try:
+        assert engine.routing == 0
+        blocked = asyncio.create_task(engine.route(req(request_id="slow", strategy="slow")))
+        await asyncio.to_thread(slow.entered.wait, SAFETY_S)
+        assert engine.routing == 1
+        slow.release.set()
+        await blocked
+        assert engine.routing == 0
+        try:
+            await engine.route(req(request_id="bad", strategy="no-such-strategy"))
+        except Exception as exc:  # refused: the count goes back all the same
+            assert "no-such-strategy" in str(exc)
+        else:
+            raise AssertionError("an unknown strategy was not refused")
+        assert engine.routing == 0
+    finally:
+        slow.release.set()
+        await engine.close()
