@@ -45,6 +45,9 @@ PRUNE_EVERY = 256
 # decision. Another worker's feedback shows here within this time; this worker's at once.
 STATS_READ_TTL_S = 1.0
 STATS_READ_MEMO = 4096  # (category, models) reads kept; all dropped when full
+# Every expiring table has an index on ``expires``: the prune deletes the expired rows through it
+# instead of reading every row of the table. With the decision log full (100,000 rows) a decision
+# written cost 68 us of CPU without the indexes and 26 us with them (bench/sqlite_state.py).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (id TEXT PRIMARY KEY, record TEXT NOT NULL,
                                       expires REAL NOT NULL);
@@ -56,6 +59,10 @@ CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, stat TEXT NOT NULL,
                                   expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (grp TEXT NOT NULL, name TEXT NOT NULL,
                                      value REAL NOT NULL, PRIMARY KEY (grp, name));
+CREATE INDEX IF NOT EXISTS decisions_expires ON decisions (expires);
+CREATE INDEX IF NOT EXISTS feedback_expires ON feedback (expires);
+CREATE INDEX IF NOT EXISTS sticky_expires ON sticky (expires);
+CREATE INDEX IF NOT EXISTS stats_expires ON stats (expires);
 """
 UPSERT_COUNTER = (
     "INSERT INTO counters VALUES (?, ?, ?) "
