@@ -17,14 +17,15 @@ in docs/benchmarks.md ("A lone prediction on the event loop").
 With ``gather_s`` (the ``predict_gather_us`` setting), under load (a caller found company
 within the last ``GATHER_WINDOW`` callers) a run about to go to the thread first waits up to
 ``gather_s`` for more callers; it goes at once when ``max_batch`` are waiting, or when every
-decision under way in the worker (``busy``, the engine's count) is waiting and there are at least
-``GATHER_ALL_HERE`` of them. A scan of one query costs about three times a query's share of
-a scan of eight (229 against 69 us, bench/engine_path.py), and with two workers each loop
-rarely finds a run under way to join, so without the wait most runs were of one. The time bound is what gRPC needs (grpc.aio hands the loop one
-call at a time: the others are not under way yet); the count is what REST needs (uvicorn hands
-over every request read, and a closed-loop client sends no more until they are answered).
-Measured in docs/benchmarks.md, "Waiting for company under load". A caller cancelled before its
-run starts is dropped; an error fails only the callers of its run.
+decision under way in the worker (``busy``, the engine's count) is waiting and there are at
+least ``GATHER_ALL_HERE`` of them. A scan of one query costs about three times a query's share
+of a scan of eight (229 against 69 us, bench/engine_path.py), and with two workers each loop
+rarely finds a run under way to join, so without the wait most runs were of one. The time bound
+is what gRPC needs (grpc.aio hands the loop one call at a time: the others are not under way
+yet); the count is what REST needs (uvicorn hands over every request read, and a closed-loop
+client sends no more until they are answered). Measured in docs/benchmarks.md, "Waiting for
+company under load". A caller cancelled before its run starts is dropped; an error fails only
+the callers of its run.
 
 The thread takes runs from a plain queue and hands each result back with one
 ``call_soon_threadsafe`` (cheaper per run than ``run_in_executor``'s futures and locks); it
