@@ -138,7 +138,7 @@ Printer = Callable[[Any], Any]
 _PRINTERS: dict[str, Printer] = {}
 
 
-def _float_out(v: float) -> Any:
+def float_out(v: float) -> Any:
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
@@ -146,9 +146,9 @@ def _float_out(v: float) -> Any:
     return v
 
 
-def _float32_out(v: float) -> Any:
+def float32_out(v: float) -> Any:
     if math.isnan(v) or math.isinf(v):
-        return _float_out(v)
+        return float_out(v)
     return type_checkers.ToShortestFloat(v)
 
 
@@ -165,9 +165,9 @@ def _value_printer(field: FieldDescriptor) -> Printer | None:
     if cpp in _INT64:
         return str
     if cpp == F.CPPTYPE_DOUBLE:
-        return _float_out
+        return float_out
     if cpp == F.CPPTYPE_FLOAT:
-        return _float32_out
+        return float32_out
     return None  # enums, bytes: json_format prints them
 
 

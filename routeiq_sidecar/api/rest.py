@@ -32,6 +32,7 @@ from routeiq_sidecar.config import LOOPBACK
 from routeiq_sidecar.errors import ErrorKind, RouteIQError, http_status
 from routeiq_sidecar.ids import new_id
 from routeiq_sidecar.limits import MAX_REQUEST_ID_CHARS, shown
+from routeiq_sidecar.types import RouteInput
 
 log = logging.getLogger("routeiq.rest")
 
@@ -121,19 +122,15 @@ async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
             ErrorKind.TOO_LARGE, f"body: {declared} bytes exceed max_body_bytes {limit}"
         )
     chunks, size = [], 0
-
-    async def read() -> None:
-        nonlocal size
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RouteIQError(
-                    ErrorKind.TOO_LARGE, f"body: more than max_body_bytes {limit} bytes"
-                )
-            chunks.append(chunk)
-
     try:
-        await asyncio.wait_for(read(), timeout_s)
+        async with asyncio.timeout(timeout_s):  # no task per request, unlike wait_for
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise RouteIQError(
+                        ErrorKind.TOO_LARGE, f"body: more than max_body_bytes {limit} bytes"
+                    )
+                chunks.append(chunk)
     except TimeoutError:
         raise RouteIQError(
             ErrorKind.REQUEST_TIMEOUT,
@@ -190,16 +187,18 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
     async def call(
         request: Request,
         method: str,
-        message: Message | None,
-        fn: Callable[[Any, str, Any], Awaitable[Message]],
+        parse: Callable[[bytes, str], Any] | None,
+        fn: Callable[[Any, str, Any], Awaitable[dict[str, Any]]],
     ) -> Response:
+        """``parse`` (None: no body) reads the body into what ``fn`` takes; ``fn`` answers with
+        the proto JSON dict."""
         rid: str = request.scope["state"]["request_id"]
         body = b""
 
         async def prepare() -> None:
             nonlocal body
             check_host(request, hosts)
-            if message is not None:
+            if parse is not None:
                 check_json_type(request)
                 body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
 
@@ -212,9 +211,8 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
                 authorization=request.headers.get("authorization"),
                 prepare=prepare,
             ) as span:
-                parsed = None if message is None else convert.parse_json(body, message)
-                out = await fn(parsed, rid, span)
-            return JSONResponse(convert.to_json_dict(out))
+                out = await fn(None if parse is None else parse(body, rid), rid, span)
+            return JSONResponse(out)
         except RouteIQError as err:
             return error_response(err)
         except ClientDisconnect:  # nobody reads the answer; not the server's error
@@ -225,29 +223,35 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
             log.exception("unhandled error in %s", method, extra={"request_id": rid})
             return error_response(RouteIQError(ErrorKind.INTERNAL, "internal error"))
 
-    async def route(req: pb.RouteRequest, rid: str, span: Any) -> Message:
-        return convert.route_out(await rt.route(convert.route_in(req, rid), span, transport="http"))
+    def message_of(cls: type[Message]) -> Callable[[bytes, str], Message]:
+        return lambda body, rid: convert.parse_json(body, cls())
 
-    async def classify(req: pb.ClassifyRequest, rid: str, span: Any) -> Message:
+    async def route(inp: RouteInput, rid: str, span: Any) -> dict[str, Any]:
+        # the hot route: body -> RouteInput -> Decision -> dict, no proto message in between
+        return convert.route_json(await rt.route(inp, span, transport="http"))
+
+    async def classify(req: pb.ClassifyRequest, rid: str, span: Any) -> dict[str, Any]:
         rid = req.request_id or rid
         c = await rt.classify(rid, convert.messages_in(req.messages), req.prompt)
-        return convert.classify_out(c, rid)
+        return convert.to_json_dict(convert.classify_out(c, rid))
 
-    async def feedback(req: pb.FeedbackRequest, rid: str, span: Any) -> Message:
+    async def feedback(req: pb.FeedbackRequest, rid: str, span: Any) -> dict[str, Any]:
         dup = await rt.feedback(req.decision_id, convert.feedback_outcome(req))
-        return pb.FeedbackResponse(accepted=True, duplicate=dup, decision_id=req.decision_id)
+        return convert.to_json_dict(
+            pb.FeedbackResponse(accepted=True, duplicate=dup, decision_id=req.decision_id)
+        )
 
-    async def info(_: None, rid: str, span: Any) -> Message:
-        return rt.info()
+    async def info(_: None, rid: str, span: Any) -> dict[str, Any]:
+        return convert.to_json_dict(rt.info())
 
     async def route_ep(request: Request) -> Response:
-        return await call(request, "Route", pb.RouteRequest(), route)
+        return await call(request, "Route", convert.route_request_json, route)
 
     async def classify_ep(request: Request) -> Response:
-        return await call(request, "Classify", pb.ClassifyRequest(), classify)
+        return await call(request, "Classify", message_of(pb.ClassifyRequest), classify)
 
     async def feedback_ep(request: Request) -> Response:
-        return await call(request, "Feedback", pb.FeedbackRequest(), feedback)
+        return await call(request, "Feedback", message_of(pb.FeedbackRequest), feedback)
 
     async def info_ep(request: Request) -> Response:
         return await call(request, "GetInfo", None, info)
