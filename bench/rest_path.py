@@ -1,0 +1,147 @@
+"""The REST layer's own cost per ``POST /v1/route``, in process: the ASGI app the server runs
+(api/rest.py: middleware, Starlette's routing, body read, JSON in and out, the pipeline) driven
+without sockets or uvicorn, sequentially, on the latency benchmark's 300 mixed requests.
+
+    .venv/bin/python bench/rest_path.py [--rounds 5] [--home DIR] [--json PATH]
+
+Three rows per round, each the CPU time of the process per call (and the wall p50/p99):
+``route, engine canned``: the whole app, with ``Engine.route`` answering one decision made
+beforehand (so the figure is the REST layer alone); ``route``: the app with the real engine
+(static tier, no embedding cache); ``healthz``: ``GET /healthz`` through the same app, the
+floor of any call. Prints the medians over the rounds. Run it in two checkouts to compare them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb  # noqa: E402
+from routeiq_sidecar.api.convert import parse_json, route_in  # noqa: E402
+from routeiq_sidecar.api.pipeline import Pipeline  # noqa: E402
+from routeiq_sidecar.api.rest import build_rest_app  # noqa: E402
+from routeiq_sidecar.app import load_from_settings  # noqa: E402
+from routeiq_sidecar.config import load_settings  # noqa: E402
+from routeiq_sidecar.engine.catalogue import Catalogue  # noqa: E402
+from routeiq_sidecar.engine.engine import Engine  # noqa: E402
+from routeiq_sidecar.loadtest.loadgen import with_candidates  # noqa: E402
+from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests  # noqa: E402
+
+Call = Callable[[bytes], Awaitable[None]]
+
+
+def asgi_caller(app: Any, method: str, path: str) -> Call:
+    """One HTTP/1.1 request through ``app``, its whole body in one message; checks the 200."""
+
+    async def call(body: bytes) -> None:
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)  # a client that stays connected
+            raise AssertionError("unreachable")
+
+        status: list[int] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        headers = [(b"host", b"127.0.0.1:8080")]
+        if body:
+            headers += [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode())]
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "root_path": "", "headers": headers,
+                 "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080)}
+        await app(scope, receive, send)
+        if status != [200]:
+            raise RuntimeError(f"{method} {path} answered {status}")
+
+    return call
+
+
+async def measure(call: Call, bodies: list[bytes]) -> dict[str, float]:
+    wall = []
+    c0 = time.process_time()
+    for body in bodies:
+        t = time.perf_counter()
+        await call(body)
+        wall.append((time.perf_counter() - t) * 1e6)
+    cpu = (time.process_time() - c0) / len(bodies) * 1e6
+    wall.sort()
+    return {"cpu_us": cpu, "p50_us": wall[len(wall) // 2], "p99_us": wall[int(len(wall) * 0.99)]}
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--home", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    os.environ.update({"ROUTEIQ_ENCODER": "static", "ROUTEIQ_EMBED_CACHE_SIZE": "0",
+                       "ROUTEIQ_LOG_DECISIONS": "false", "ROUTEIQ_ENCODER_PRECISION": "int8"})
+    if args.home is not None:
+        os.environ["ROUTEIQ_HOME"] = str(args.home)
+    s = load_settings()
+    bundle, strategies = load_from_settings(s)
+    engine = Engine(s, bundle, Catalogue.empty(), strategies=strategies)
+    app = build_rest_app(Pipeline(engine))
+    bodies = [json.dumps(with_candidates(b, CANDIDATES)).encode()
+              for b in mixed_requests(300, seed=1)]
+    route, health = asgi_caller(app, "POST", "/v1/route"), asgi_caller(app, "GET", "/healthz")
+    real = engine.route
+    canned = await real(route_in(parse_json(bodies[0], pb.RouteRequest()), "canned"))
+
+    async def answer_canned(inp: Any) -> Any:
+        return canned
+
+    async def route_canned(body: bytes) -> None:
+        engine.route = answer_canned  # type: ignore[method-assign]
+        try:
+            await route(body)
+        finally:
+            engine.route = real  # type: ignore[method-assign]
+
+    try:
+        await engine.warm_up()
+        for call in (route_canned, route, health):
+            await measure(call, bodies[:30])
+        rows: dict[str, list[dict[str, float]]] = {}
+        print(f"load {os.getloadavg()[0]:.2f}, static tier, {len(bodies)} calls per row per round")
+        for r in range(args.rounds):
+            for name, call in (("route, engine canned", route_canned), ("route", route),
+                               ("healthz", health)):
+                m = await measure(call, bodies)
+                rows.setdefault(name, []).append(m)
+                print(f"  round {r + 1} {name}: cpu {m['cpu_us']:.0f} us/call, "
+                      f"p50 {m['p50_us']:.0f} us, p99 {m['p99_us']:.0f} us")
+        summary = {name: {k: statistics.median(m[k] for m in ms) for k in ms[0]}
+                   for name, ms in rows.items()}
+        for name, m in summary.items():
+            print(f"median {name}: cpu {m['cpu_us']:.0f} us/call, p50 {m['p50_us']:.0f} us, "
+                  f"p99 {m['p99_us']:.0f} us")
+        print(f"load {os.getloadavg()[0]:.2f} at the end")
+        if args.json is not None:
+            args.json.write_text(json.dumps({"rounds": rows, "median": summary}, indent=1))
+    finally:
+        await engine.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
