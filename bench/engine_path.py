@@ -143,6 +143,18 @@ def agreement(engine: Engine, path: Path, n: int = 2000) -> None:
           f"(max {d.max():.1e})")
 
 
+def bench_engine(encoder: str, home: Path | None) -> Engine:
+    """The engine a server would build, in process: int8, no embedding cache, no decision log
+    lines, no catalogue (bench/rest_path.py uses it too)."""
+    os.environ.update({"ROUTEIQ_ENCODER": encoder, "ROUTEIQ_EMBED_CACHE_SIZE": "0",
+                       "ROUTEIQ_LOG_DECISIONS": "false", "ROUTEIQ_ENCODER_PRECISION": "int8"})
+    if home is not None:
+        os.environ["ROUTEIQ_HOME"] = str(home)
+    s = load_settings()
+    bundle, strategies = load_from_settings(s)
+    return Engine(s, bundle, Catalogue.empty(), strategies=strategies)
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--encoder", default="static", choices=["static", "minilm"])
@@ -151,13 +163,7 @@ async def main() -> None:
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--agreement", type=Path, default=None, help="an outcome file (jsonl)")
     args = ap.parse_args()
-    os.environ.update({"ROUTEIQ_ENCODER": args.encoder, "ROUTEIQ_EMBED_CACHE_SIZE": "0",
-                       "ROUTEIQ_LOG_DECISIONS": "false", "ROUTEIQ_ENCODER_PRECISION": "int8"})
-    if args.home is not None:
-        os.environ["ROUTEIQ_HOME"] = str(args.home)
-    s = load_settings()
-    bundle, strategies = load_from_settings(s)
-    engine = Engine(s, bundle, Catalogue.empty(), strategies=strategies)
+    engine = bench_engine(args.encoder, args.home)
     try:
         bodies = [with_candidates(b, CANDIDATES) for b in mixed_requests(args.requests, seed=1)]
         inputs = [route_in(parse_json(json_bytes(b), pb.RouteRequest()), f"r{i}")

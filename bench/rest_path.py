@@ -26,15 +26,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from engine_path import bench_engine  # noqa: E402
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb  # noqa: E402
 from routeiq_sidecar.api.convert import parse_json, route_in  # noqa: E402
 from routeiq_sidecar.api.pipeline import Pipeline  # noqa: E402
 from routeiq_sidecar.api.rest import build_rest_app  # noqa: E402
-from routeiq_sidecar.app import load_from_settings  # noqa: E402
-from routeiq_sidecar.config import load_settings  # noqa: E402
-from routeiq_sidecar.engine.catalogue import Catalogue  # noqa: E402
-from routeiq_sidecar.engine.engine import Engine  # noqa: E402
 from routeiq_sidecar.loadtest.loadgen import with_candidates  # noqa: E402
 from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests  # noqa: E402
 
@@ -94,13 +93,7 @@ async def main() -> None:
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    os.environ.update({"ROUTEIQ_ENCODER": "static", "ROUTEIQ_EMBED_CACHE_SIZE": "0",
-                       "ROUTEIQ_LOG_DECISIONS": "false", "ROUTEIQ_ENCODER_PRECISION": "int8"})
-    if args.home is not None:
-        os.environ["ROUTEIQ_HOME"] = str(args.home)
-    s = load_settings()
-    bundle, strategies = load_from_settings(s)
-    engine = Engine(s, bundle, Catalogue.empty(), strategies=strategies)
+    engine = bench_engine("static", args.home)
     app = build_rest_app(Pipeline(engine))
     bodies = [json.dumps(with_candidates(b, CANDIDATES)).encode()
               for b in mixed_requests(300, seed=1)]
