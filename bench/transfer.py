@@ -8,7 +8,9 @@ tables and the JSON report; ``--plots DIR`` draws one PGR curve figure per fold.
 
 ``--grid`` also scores a small grid of (blend, k) by mean leave-one-out APGR (how the
 defaults were picked), with the similarity gate off; ``--gate-grid`` scores the gate's
-threshold and weight at the default blend and k. ``--encoder static`` fits and measures on
+threshold and weight at the default blend and k; ``--rows-grid`` scores the kNN memory's
+size (``max_rows`` prompts kept per file, which sets what the neighbour scan reads per query)
+at the encoder's default parameters. ``--encoder static`` fits and measures on
 the bundle's static encoder (``eval --leave-one-out --encoder static``); ``--base DIR`` names
 that bundle.
 """
@@ -120,6 +122,9 @@ def main() -> int:
     ap.add_argument("--grid", action="store_true", help="score (blend, k) with the gate off")
     ap.add_argument("--gate-grid", action="store_true",
                     help="score the similarity gate (gate, gate_weight) at the default blend")
+    ap.add_argument("--rows-grid", action="store_true",
+                    help="score the kNN memory's size (max_rows per file) at the default "
+                         "parameters of the encoder")
     ap.add_argument("--difficulty-only", action="store_true",
                     help="fit and score only the difficulty routers (minutes, not half an hour)")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON report here")
@@ -135,7 +140,7 @@ def main() -> int:
     report, curves = leave_one_out(paths, bundle, cache=cache, precision=args.precision,
                                    full=not args.difficulty_only)
     print(table(report))
-    if args.grid or args.gate_grid:
+    if args.grid or args.gate_grid or args.rows_grid:
         files = [load_file(p, bundle, cache, args.precision) for p in paths]
 
         def row(label: str, params: dict[str, float]) -> None:
@@ -158,6 +163,10 @@ def main() -> int:
             row("off | 0", {"gate": np.inf, "gate_weight": 0.0})
             for gate, weight in itertools.product((0.7, 0.75, 0.8, 0.85), (1.0, 2.0, 4.0)):
                 row(f"{gate} | {weight:g}", {"gate": gate, "gate_weight": weight})
+        if args.rows_grid:  # the kNN memory's size: the scan reads every stored row per query
+            print(f"\n| max_rows | {names} | mean |\n|---|" + "---|" * (len(files) + 1))
+            for max_rows in (4000, 2000, 1000, 500, 250):
+                row(f"{max_rows}", {"max_rows": max_rows})
     if args.plots is not None:
         suffix = "" if args.encoder == "minilm" else f"-{args.encoder}"
         plot(curves, args.plots, f"transfer_loo{suffix}.png")

@@ -1,8 +1,8 @@
 """The ``k`` stored rows most similar (cosine) to each query, at a quarter of the memory traffic.
 
-A scan of every stored row in float32 reads the whole matrix per query (11,170 x 256 float32 =
-11.4 MB for the default `difficulty` head): memory-bound, 0.3-0.7 ms on a busy host. Here the
-rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle): one
+A scan of every stored row in float32 reads the whole matrix per query (3,000 x 256 float32 =
+3 MB for the default `difficulty` heads since 2026-12-05; 11,170 rows, 11.4 MB, before):
+memory-bound. Here the rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle): one
 onnxruntime call ranks every row approximately with an integer matrix product
 (``MatMulInteger``, 2.2 MB read, then each row's scale), numpy keeps the ``candidates`` best
 (``argpartition``), scores them again in float32 from the stored rows and keeps the ``k`` best,
@@ -18,8 +18,8 @@ docs/benchmarks.md ("One graph for the kNN search", "The shortlist in numpy") ha
 
 Each query's search is its own slice of every step, so its answer is the same bits whatever
 else was in the batch (engine/coalesce.py batches decisions). Identical rows (the training set
-repeats some prompts, with different targets: 11,170 rows, 8,744 distinct in the default static
-head) are scanned once; equal similarities go to the lower row index, also where they decide
+repeats some prompts, with different targets: 11,170 rows, 8,744 distinct in the former default
+static head) are scanned once; equal similarities go to the lower row index, also where they decide
 which rows make the ``k``.
 
 With no more rows than ``candidates`` (or ``exact=True``) every row is scored in float32.
