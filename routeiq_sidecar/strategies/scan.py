@@ -1,19 +1,19 @@
 """The ``k`` stored rows most similar (cosine) to each query, at a quarter of the memory traffic.
 
-A scan of every stored row in float32 reads the whole matrix per query (3,000 x 256 float32 =
-3 MB for the default `difficulty` heads since 2026-12-05; 11,170 rows, 11.4 MB, before):
-memory-bound. Here the rows are also kept as int8 (a scale per row, set at load time, nothing new in the bundle): one
-onnxruntime call ranks every row approximately with an integer matrix product
-(``MatMulInteger``, 2.2 MB read, then each row's scale), numpy keeps the ``candidates`` best
-(``argpartition``), scores them again in float32 from the stored rows and keeps the ``k`` best,
-with their float32 similarities. So the similarities are the float32 ones a full scan computes
-(to float rounding); the neighbours differ from a full scan's only when a true neighbour falls
-outside the int8 ranking's ``candidates`` best: on 2,000 prompts of a file the default heads
-were not trained on, never (both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py
---agreement FILE``; ``tests/unit/strategies/test_scan.py`` checks the agreement on harder,
-synthetic queries. Before, the shortlist and the re-score were onnxruntime nodes too (``TopK``,
-``Gather``, ``MatMul``, a second ``TopK``): the same neighbours wherever compared, but its
-``TopK`` over every row cost more per query than the integer product itself;
+A scan of every stored row in float32 reads the whole matrix per query (3,000 x 256 float32 = 3
+MB for the default `difficulty` heads since 2026-12-05; 11,170 rows, 11.4 MB, before): memory-
+bound. Here the rows are also kept as int8 (a scale per row, set at load time, nothing new in
+the bundle): one onnxruntime call ranks every row approximately with an integer matrix product
+(``MatMulInteger``, 0.77 MB read for 3,000 rows, then each row's scale), numpy keeps the
+``candidates`` best (``argpartition``), scores them again in float32 from the stored rows and
+keeps the ``k`` best, with their float32 similarities. So the similarities are the float32 ones
+a full scan computes (to float rounding); the neighbours differ from a full scan's only when a
+true neighbour falls outside the int8 ranking's ``candidates`` best: on 2,000 prompts of a file
+the default heads were not trained on, never (both encoders; the kNN estimates within 1e-5),
+``bench/engine_path.py --agreement FILE``; ``tests/unit/strategies/test_scan.py`` checks the
+agreement on harder, synthetic queries. Before, the shortlist and the re-score were onnxruntime
+nodes too (``TopK``, ``Gather``, ``MatMul``, a second ``TopK``): the same neighbours wherever
+compared, but its ``TopK`` over every row cost more per query than the integer product itself;
 docs/benchmarks.md ("One graph for the kNN search", "The shortlist in numpy") has the A/Bs.
 
 Each query's search is its own slice of every step, so its answer is the same bits whatever
