@@ -51,6 +51,7 @@ from routeiq_sidecar.bundle.default import ensure_default_bundle
 from routeiq_sidecar.config import load_settings
 from routeiq_sidecar.loadtest.loadgen import with_candidates
 from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests
+from routeiq_sidecar.telemetry.accumulate import FLUSH_S
 
 PATH = "/routeiq.v1.RouterService/Route"
 REST_PATH = "/v1/route"
@@ -162,7 +163,9 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
                           REST_PATH, rest=True) if rest
                else run_h2load(h2load, grpc_port, bodies, concurrency, requests, Path(d)))
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu1, threads1, after = cpu_s(pid), thread_cpu_s(pid), counters(http_port)
+    cpu1, threads1 = cpu_s(pid), thread_cpu_s(pid)
+    time.sleep(FLUSH_S + 0.3)  # every worker's counts in the shared files (accumulate.py)
+    after = counters(http_port)
     split0, split1 = cpu_split_s(threads0), cpu_split_s(threads1)
     loops = {p: t - threads0.get((p, tid), 0.0) for (p, tid), t in threads1.items() if p == tid}
     decided = int(after["routeiq_decisions_total"] - before["routeiq_decisions_total"])

@@ -34,6 +34,7 @@ from routeiq_sidecar.engine.catalogue import load_catalogue
 from routeiq_sidecar.engine.engine import Engine
 from routeiq_sidecar.errors import RouteIQError
 from routeiq_sidecar.strategies.registry import Strategies, with_escalation
+from routeiq_sidecar.telemetry.accumulate import FLUSH_S
 from routeiq_sidecar.telemetry.tracing import Tracing
 
 log = logging.getLogger("routeiq.app")
@@ -103,6 +104,7 @@ class Sidecar:
         self._reload_lock = asyncio.Lock()
         self._manifest_stamp: tuple[int, int] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -156,6 +158,7 @@ class Sidecar:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         if s.reload_poll_s > 0:
             self._watch_task = asyncio.create_task(self._watch_manifest(s.reload_poll_s))
+        self._flush_task = asyncio.create_task(self._flush_metrics())
         log.info(
             "event loop %s, HTTP parser %s",
             type(asyncio.get_running_loop()).__module__.split(".")[0],
@@ -198,6 +201,13 @@ class Sidecar:
                 ok, _ = await self.reload()
                 if not ok:
                     self._manifest_stamp = stamp  # do not retry the same bad bundle forever
+
+    async def _flush_metrics(self) -> None:
+        """The hot path's gathered counts into prometheus_client every ``FLUSH_S``, so the other
+        workers' scrapes see them (a scrape of this worker flushes it first)."""
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            self.engine.metrics.flush()
 
     async def begin_drain(self) -> None:
         """/readyz and gRPC health turn NOT_SERVING; new requests get 503 / UNAVAILABLE."""
@@ -249,6 +259,9 @@ class Sidecar:
             await asyncio.wait_for(self.engine.close(), left())
         except TimeoutError:
             log.warning("engine close did not finish within drain_grace_s")
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+        self.engine.metrics.flush()  # the last decisions (engine.close flushes too)
         await _in_thread(self.pipeline.tracing.shutdown, left())  # flush spans
         self._stopped.set()
         log.info("stopped")

@@ -282,6 +282,7 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
         return PlainTextResponse("draining\n", status_code=503)
 
     async def metrics_ep(request: Request) -> Response:
+        rt.metrics.flush()  # what this worker gathered (telemetry/accumulate.py), on the loop
         body = await asyncio.to_thread(rt.metrics.exposition)  # a scrape never blocks routing
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -57,10 +57,10 @@ class Embedder:
         key = kind.encode() + text_key(text)  # each encoder has its own vectors
         vec = self.cache.get(key)
         if vec is not None:
-            self.metrics.cache.labels("hit").inc()
+            self.metrics.cache_hits.inc()
             return vec, Timings(cache_hit=True, encoder=kind)
         if self.cache.capacity:
-            self.metrics.cache.labels("miss").inc()
+            self.metrics.cache_misses.inc()
         e: Embedded = await loaded.batcher.embed(text)
         self.cache.put(key, e.vector)
         return e.vector, Timings(

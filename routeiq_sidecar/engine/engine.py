@@ -85,7 +85,7 @@ class Engine:
         self.experiments = Experiments(settings.experiments)
         self.state = StateIO(self.store, settings, self.learning, self.experiments, self.metrics)
         self.routing = 0  # decisions under way (in ``route``): how busy this worker is
-        self.ranker = Ranker(settings, self.learning, self.metrics.predict_batch_size.observe,
+        self.ranker = Ranker(settings, self.learning, self.metrics.predict_batch_sizes.observe,
                              busy=lambda: self.routing)
         self.embedder = Embedder(settings.embed_cache_size, self.metrics)
         self.escalation_share = EscalationShare()
@@ -103,7 +103,7 @@ class Engine:
             bundle.encoder,
             max_batch=self.settings.max_batch_size,
             wait_us=self.settings.batch_wait_us,
-            on_batch=self.metrics.batch_size.observe,
+            on_batch=self.metrics.batch_sizes.observe,
             inline=bundle.kind == "static",
         )
         self.metrics.set_bundle(bundle.name, bundle.version)
@@ -138,6 +138,7 @@ class Engine:
             await batcher.stop()
         await self.experiments.close()
         await self.store.close()
+        self.metrics.flush()
 
     @property
     def strategy_names(self) -> list[str]:

@@ -6,15 +6,21 @@ there, and each worker's ``/metrics`` answers the sum over all workers (``exposi
 counters never jump back and forth between scrapes. Gauges say how workers combine: requests
 in flight add up (``livesum``), the state store is up only if it is up in every worker
 (``livemin``), worker and bundle info keep one series per live worker (``liveall``, by pid).
+
+The values a decision touches (its counter, the stage and request histograms, batch sizes,
+cache lookups) are gathered in Python numbers and reach prometheus_client at ``flush``: before
+every scrape and every ``accumulate.FLUSH_S`` (telemetry/accumulate.py).
 """
 
 from __future__ import annotations
 
 import os
+from typing import overload
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from routeiq_sidecar.limits import MAX_LABEL_CHARS, MAX_MODEL_LABELS
+from routeiq_sidecar.telemetry.accumulate import LocalCounter, LocalHistogram
 from routeiq_sidecar.types import Decision
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
@@ -83,10 +89,12 @@ class Metrics:
             buckets=STAGE_BUCKETS,
             registry=r,
         )
-        # the children a decision touches, looked up once (labels() takes a lock and builds keys)
-        self._stages = [self.stage_seconds.labels(s) for s in STAGES]
-        self._decided: dict[tuple[str, str, str, str], Counter] = {}
-        self._requests: dict[tuple[str, str], Histogram] = {}
+        # what a decision touches: looked up once (labels() takes a lock and builds keys), and
+        # gathered until ``flush`` (telemetry/accumulate.py)
+        self._local: list[LocalCounter | LocalHistogram] = []
+        self._stages = [self._gather(self.stage_seconds.labels(s)) for s in STAGES]
+        self._decided: dict[tuple[str, str, str, str], LocalCounter] = {}
+        self._requests: dict[tuple[str, str], LocalHistogram] = {}
         self.request_seconds = Histogram(
             "routeiq_request_seconds",
             "Latency per request, by transport and method.",
@@ -106,6 +114,10 @@ class Metrics:
         self.cache = Counter(
             "routeiq_embedding_cache", "Embedding cache lookups.", ["result"], registry=r
         )
+        self.batch_sizes = self._gather(self.batch_size)  # .observe: the encoder's on_batch
+        self.predict_batch_sizes = self._gather(self.predict_batch_size)
+        self.cache_hits = self._gather(self.cache.labels("hit"))
+        self.cache_misses = self._gather(self.cache.labels("miss"))
         self.cascade = Counter(
             "routeiq_cascade_answers",
             "Answers of the cascade encoder, by the tier that answered (minilm: escalated).",
@@ -197,6 +209,20 @@ class Metrics:
             registry=r,
         )
 
+    @overload
+    def _gather(self, child: Histogram) -> LocalHistogram: ...
+    @overload
+    def _gather(self, child: Counter) -> LocalCounter: ...
+    def _gather(self, child: Counter | Histogram) -> LocalCounter | LocalHistogram:
+        local = LocalHistogram(child) if isinstance(child, Histogram) else LocalCounter(child)
+        self._local.append(local)
+        return local
+
+    def flush(self) -> None:
+        """Hand what the hot path gathered to prometheus_client (on the event loop's thread)."""
+        for local in self._local:
+            local.flush()
+
     def set_bundle(self, name: str, version: str) -> None:
         """The bundle now served (the previous one drops to 0)."""
         if self._bundle_labels is not None and self._bundle_labels != (name, version):
@@ -215,13 +241,13 @@ class Metrics:
         multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)
         return generate_latest(merged)
 
-    def request_latency(self, transport: str, method: str) -> Histogram:
-        """``request_seconds``' child for one transport and method (remembered: the label
-        lookup is a lock and a tuple per call; both sets are the code's own, so bounded)."""
+    def request_latency(self, transport: str, method: str) -> LocalHistogram:
+        """``request_seconds``' child for one transport and method, gathered until ``flush``
+        (remembered: both label sets are the code's own, so bounded)."""
         child = self._requests.get((transport, method))
         if child is None:
-            child = self._requests[(transport, method)] = self.request_seconds.labels(
-                transport, method)
+            child = self._requests[(transport, method)] = self._gather(
+                self.request_seconds.labels(transport, method))
         return child
 
     def count_decision(
@@ -232,7 +258,7 @@ class Metrics:
                "true" if d.degraded else "false")
         counter = self._decided.get(key)
         if counter is None:  # bounded: strategies x profiles x model labels x 2
-            counter = self._decided[key] = self.decisions.labels(*key)
+            counter = self._decided[key] = self._gather(self.decisions.labels(*key))
         counter.inc()
         t = d.timings
         for child, us in zip(self._stages, (t.tokenize_us, t.embed_us, t.classify_us,

@@ -63,6 +63,7 @@ def results(
                 assert src["strong"] in ("difficulty+name", "difficulty+price_unknown")
                 assert {s.estimated_cost for s in d.ranking} == {-1.0}  # still unknown $
         # every `difficulty` prediction went through the shared call, one at a time here
+        engine.metrics.flush()  # the hot path's counts reach prometheus_client at a flush
         reg = engine.metrics.registry
         runs = reg.get_sample_value("routeiq_predict_batch_size_count")
         assert runs == reg.get_sample_value("routeiq_predict_batch_size_sum") == 3 * len(CASES)
