@@ -2,11 +2,11 @@
 
 Every prometheus_client ``inc`` or ``observe`` takes a lock, and under ``serve --workers N``
 (multiprocess mode) writes to a memory-mapped file as well; a decision makes about eight of
-them. Counted with valgrind (instructions per static decision in process, 400 decisions against
-none, docs/benchmarks.md "Metrics off the hot path"), that was 3.5% of a decision in one process
-and 7.7% under several workers. Here a decision adds to a Python number (a bucket's count, a
-sum) and :meth:`LocalCounter.flush` / :meth:`LocalHistogram.flush` add what gathered to the
-prometheus_client values in one call per value that changed.
+them. Counted with valgrind (instructions per static decision in process, bench/instructions.py;
+docs/benchmarks.md "Metrics off the hot path"), that was 3.2% of a decision in one process and
+6.0% under several workers; gathered here, 0.5%. Here a decision adds to a Python number (a
+bucket's count, a sum) and :meth:`LocalCounter.flush` / :meth:`LocalHistogram.flush` add what
+gathered to the prometheus_client values in one call per value that changed.
 
 ``Metrics.flush`` runs before every scrape reads the registry (so one process's ``/metrics`` is
 exact) and every ``FLUSH_S`` in each worker (so a scrape of one worker sums the others' values
