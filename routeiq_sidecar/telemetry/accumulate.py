@@ -79,7 +79,7 @@ class LocalHistogram:
 def check_layout(child: Histogram) -> None:
     """Fail at start, not at the first flush, if prometheus_client's histogram child no longer
     keeps its buckets as this module reads them (``_upper_bounds``, ``_buckets``, ``_sum``;
-    tests/unit/telemetry/test_accumulate.py compares the exposition with direct observes)."""
+    tests/unit/test_accumulate.py compares the exposition with direct observes)."""
     bounds = getattr(child, "_upper_bounds", None)
     buckets = getattr(child, "_buckets", None)
     if (not isinstance(bounds, list) or not bounds or bounds[-1] != math.inf
