@@ -156,6 +156,10 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
     ``bodies`` are JSON for ``POST /v1/route``, else framed gRPC messages."""
     from latency import cpu_split_s, thread_cpu_s
 
+    # every worker's counts of the calls before this cell in the shared files first: a
+    # worker the scrape does not reach hands its counts on within FLUSH_S (accumulate.py),
+    # and counted afterwards they would look like decisions h2load never asked for
+    time.sleep(FLUSH_S + 0.3)
     before, cpu0, threads0 = counters(http_port), cpu_s(pid), thread_cpu_s(pid)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as d:

@@ -42,6 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import grpc_h2load  # noqa: E402
 from grpc_h2load import H2LOAD_PROMPTS, framed, h2load_cell, pick_prompts  # noqa: E402
 
 from routeiq_sidecar.bundle.default import ensure_default_bundle  # noqa: E402
@@ -320,8 +321,12 @@ def main() -> None:
                     "bench/grpc_h2load.py; optional path) at every level >= 8")
     ap.add_argument("--h2load-requests", type=int, default=1000,
                     help="requests per h2load process (one per prompt) per run")
+    ap.add_argument("--h2load-connections", type=int, default=1,
+                    help="HTTP/2 connections per h2load process (8 processes; more connections "
+                    "spread the calls over --workers more evenly)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
+    grpc_h2load.GRPC_CONNECTIONS = max(1, args.h2load_connections)
 
     bundle = args.bundle or ensure_default_bundle(load_settings().home)
     threads = os.cpu_count() or 1
