@@ -67,6 +67,9 @@ class Pipeline:
     _last_reload: float = 0.0  # time.monotonic() of the last admin reload
     drain: Drain = field(default_factory=Drain)  # every API call runs in drain.guard()
 
+    def __post_init__(self) -> None:
+        self.engine.metrics.track_in_flight(lambda: self.in_flight)
+
     @property
     def ready(self) -> bool:
         return not self.draining
@@ -145,13 +148,11 @@ class Pipeline:
                 if prepare is not None:
                     await prepare()
                 self._admit()
-                self.in_flight += 1
-                metrics.in_flight.inc()
+                self.in_flight += 1  # routeiq_in_flight at each flush (track_in_flight)
                 try:
                     yield span
                 finally:
                     self.in_flight -= 1
-                    metrics.in_flight.dec()
             except RouteIQError as err:
                 metrics.rejections.labels(err.kind.value).inc()
                 mark_error(span, err.kind.value, err.message)

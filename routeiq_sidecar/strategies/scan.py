@@ -32,7 +32,7 @@ import onnxruntime as ort
 
 from routeiq_sidecar.strategies import onnx_wire as wire
 
-CANDIDATES = 128  # rows re-scored in float32 per query
+CANDIDATES = 64  # rows re-scored in float32 per query (docs/benchmarks.md: 128 before 2026-12-05)
 QUERY_CHUNK = 64  # queries per batch (bounds the (queries, candidates, dim) gather)
 ROW_BLOCK = 1024  # stored rows per float32 product: OpenBLAS goes multi-threaded above ~2k
 # rows, which on a busy 2-core host turned a 5 ms scan of 11k prompts into 15-75 ms

@@ -15,6 +15,7 @@ every scrape and every ``accumulate.FLUSH_S`` (telemetry/accumulate.py).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import overload
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -127,6 +128,9 @@ class Metrics:
         self.in_flight = Gauge(
             "routeiq_in_flight", "Requests being served.", registry=r, multiprocess_mode="livesum"
         )
+        # read at each flush (the pipeline's own count), not moved twice per request
+        self._in_flight_source: Callable[[], int] | None = None
+        self._in_flight_shown = 0
         self.rejections = Counter(
             "routeiq_rejections", "Requests refused, by reason.", ["reason"], registry=r
         )
@@ -219,9 +223,19 @@ class Metrics:
         return local
 
     def flush(self) -> None:
-        """Hand what the hot path gathered to prometheus_client (on the event loop's thread)."""
+        """Hand what the hot path gathered to prometheus_client (on the event loop's thread),
+        and set ``routeiq_in_flight`` from the count ``track_in_flight`` named."""
         for local in self._local:
             local.flush()
+        source = self._in_flight_source
+        if source is not None and (n := source()) != self._in_flight_shown:
+            self.in_flight.set(n)
+            self._in_flight_shown = n
+
+    def track_in_flight(self, source: Callable[[], int]) -> None:
+        """``routeiq_in_flight`` is ``source()`` as of the last flush (each scrape flushes
+        first, so this worker's value is exact; another worker's at most FLUSH_S old)."""
+        self._in_flight_source = source
 
     def set_bundle(self, name: str, version: str) -> None:
         """The bundle now served (the previous one drops to 0)."""

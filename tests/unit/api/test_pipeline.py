@@ -36,3 +36,24 @@ def test_ext_proc_has_its_own_deadline_then_the_default(pipeline: Pipeline) -> N
     assert pipeline.deadline_ms(0, transport="ext_proc") == 100
     assert pipeline.deadline_ms(0, transport="http") == 250
     assert pipeline.deadline_ms(0, transport="grpc") == 250  # no deadline from the caller
+
+
+def in_flight_gauge(p: Pipeline) -> float | None:
+    return p.metrics.registry.get_sample_value("routeiq_in_flight")
+
+
+async def test_in_flight_reaches_the_gauge_at_each_flush(pipeline: Pipeline) -> None:
+    """The gauge is set from the pipeline's count when metrics flush (every scrape does),
+    not moved twice per request on the hot path."""
+    async with pipeline.serve("Route", transport="http", request_id="a", carrier=None,
+                              authorization=None):
+        async with pipeline.serve("Route", transport="http", request_id="b", carrier=None,
+                                  authorization=None):
+            assert pipeline.in_flight == 2
+            assert in_flight_gauge(pipeline) == 0  # not yet flushed
+            pipeline.metrics.flush()
+            assert in_flight_gauge(pipeline) == 2
+        pipeline.metrics.flush()
+        assert in_flight_gauge(pipeline) == 1
+    pipeline.metrics.flush()
+    assert in_flight_gauge(pipeline) == 0

@@ -10,7 +10,7 @@ import onnxruntime as ort
 from routeiq_sidecar.strategies import onnx_wire as wire
 from routeiq_sidecar.strategies import scan as scan_module
 from routeiq_sidecar.strategies.difficulty import DifficultyHead
-from routeiq_sidecar.strategies.scan import NeighbourScan
+from routeiq_sidecar.strategies.scan import CANDIDATES, NeighbourScan
 
 SHIPPED = Path(__file__).resolve().parents[3] / "routeiq_sidecar" / "heads" / "default_router"
 
@@ -65,7 +65,7 @@ def test_one_query_at_a_time_equals_the_batch() -> None:
 
 
 def test_few_rows_or_large_k_scan_every_row() -> None:
-    rows = _clustered(100, 16, 4)
+    rows = _clustered(CANDIDATES, 16, 4)
     assert NeighbourScan(rows).exact  # no more rows than candidates
     scan = NeighbourScan(_clustered(400, 16, 5), candidates=20)
     q = _near(scan.rows, 10, 6)
