@@ -53,6 +53,8 @@ from routeiq_sidecar.loadtest.loadgen import with_candidates
 from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests
 from routeiq_sidecar.telemetry.accumulate import FLUSH_S
 
+SETTLE_S = FLUSH_S + 0.3  # every worker has flushed its counts to the shared files
+
 PATH = "/routeiq.v1.RouterService/Route"
 REST_PATH = "/v1/route"
 HEALTH = "/grpc.health.v1.Health/Check"  # grpc's own servicer: the transport's floor
@@ -159,7 +161,7 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
     # every worker's counts of the calls before this cell in the shared files first: a
     # worker the scrape does not reach hands its counts on within FLUSH_S (accumulate.py),
     # and counted afterwards they would look like decisions h2load never asked for
-    time.sleep(FLUSH_S + 0.3)
+    time.sleep(SETTLE_S)
     before, cpu0, threads0 = counters(http_port), cpu_s(pid), thread_cpu_s(pid)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as d:
@@ -168,7 +170,7 @@ def h2load_cell(h2load: str, pid: int, http_port: int, grpc_port: int, bodies: l
                else run_h2load(h2load, grpc_port, bodies, concurrency, requests, Path(d)))
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu1, threads1 = cpu_s(pid), thread_cpu_s(pid)
-    time.sleep(FLUSH_S + 0.3)  # every worker's counts in the shared files (accumulate.py)
+    time.sleep(SETTLE_S)  # every worker's counts in the shared files (accumulate.py)
     after = counters(http_port)
     split0, split1 = cpu_split_s(threads0), cpu_split_s(threads1)
     loops = {p: t - threads0.get((p, tid), 0.0) for (p, tid), t in threads1.items() if p == tid}

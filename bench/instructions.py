@@ -45,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(r"^(?:summary|totals):\s*(\d+)", re.M)
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the package, and engine_path / latency
 OBJECTS = 0  # --objects: how many shared objects to list by their self instructions
 
 
@@ -55,8 +56,6 @@ def handshake(word: str) -> None:
 
 
 async def decisions(encoder: str, n: int) -> None:
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
     from engine_path import bench_engine, json_bytes
 
     from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
@@ -224,16 +223,12 @@ def caller(transport: str, port: int, floor: bool) -> tuple[Call, Callable[[], N
 
 def server_counted(args: argparse.Namespace, out: Path, mp_dir: str | None) -> int:
     """Instructions of ``args.decisions`` calls to a whole server (one worker) under valgrind."""
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
     from latency import LISTENING
 
     env = child_env(mp_dir)
     env.update({"ROUTEIQ_ENCODER": args.encoder, "ROUTEIQ_EMBED_CACHE_SIZE": "0",
                 "ROUTEIQ_LOG_DECISIONS": "false", "ROUTEIQ_ENCODER_PRECISION": "int8",
                 "ROUTEIQ_WORKERS": "1"})
-    if args.no_metrics:
-        env["ROUTEIQ_INSTRUCTIONS_NO_METRICS"] = "1"  # read by sitecustomize below
     with tempfile.TemporaryDirectory() as site:
         if args.no_metrics:  # the server is not this script: patch it at interpreter start
             (Path(site) / "sitecustomize.py").write_text(
@@ -273,7 +268,6 @@ def server_counted(args: argparse.Namespace, out: Path, mp_dir: str | None) -> i
 
 def ensure_bundle() -> None:
     """Build the default bundle outside valgrind (under it the build would take hours)."""
-    sys.path.insert(0, str(ROOT))
     from routeiq_sidecar.app import bundle_path
     from routeiq_sidecar.config import load_settings
 
