@@ -4,14 +4,15 @@ alone (warm and with the CPU caches flushed between calls, as between requests i
 and per query in batches of 1, 8 and 32, as the coalescer batches it under load).
 
     .venv/bin/python bench/engine_path.py [--encoder static] [--rounds 5] [--home DIR]
-        [--agreement ../shared/data/routerdc_7models.jsonl]
+        [--agreement ../shared/data/routerdc_7models.jsonl [--shortlists 128,64,48,32]]
 
 Prints, per round, the median and p99 wall time of ``Engine.route`` and the process CPU per
 decision, the medians of the answers' ``timings``, the kNN figures, and the thread hop (an
 empty prediction's round trip through the worker thread that keeps the kNN off the loop).
 ``--agreement FILE`` also embeds 2,000 prompts of an outcome file (seed 0) and compares the
 head's int8 neighbour scan with a float32 full scan (strategies/scan.py): neighbour
-similarities, kNN estimates.
+similarities and sets, kNN estimates; ``--shortlists`` the same for other shortlist sizes, with
+each one's time per query alone and in runs of three.
 Profile it with ``py-spy record -o out.svg -- .venv/bin/python bench/engine_path.py``.
 """
 
@@ -117,7 +118,10 @@ async def thread_hop(n: int = 2000) -> dict[str, float]:
     return {"p50_us": pct(times, 50), "p99_us": pct(times, 99)}
 
 
-def agreement(engine: Engine, path: Path, n: int = 2000) -> None:
+def agreement(engine: Engine, path: Path, n: int = 2000,
+              shortlists: tuple[int, ...] = ()) -> None:
+    """The head's int8 scan against a float32 full scan on ``n`` prompts of ``path``; with
+    ``shortlists``, the same for scans re-scoring that many rows, with their time per query."""
     import json
 
     strategy = engine.loaded.strategies.get("difficulty")
@@ -129,18 +133,32 @@ def agreement(engine: Engine, path: Path, n: int = 2000) -> None:
     enc = engine.loaded.bundle.encoder
     q = np.concatenate([enc.encode([prompts[i] for i in pick[j : j + 64]]).vectors
                         for j in range(0, len(pick), 64)])
-    full = NeighbourScan(head.embeddings, exact=True)
-    a = -np.sort(-head.scan.top(q, head.k)[1], axis=1)
-    b = -np.sort(-full.top(q, head.k)[1], axis=1)
-    fast = head.knn(q)
-    scan, head.scan = head.scan, full
+    shipped = head.scan
+    head.scan = NeighbourScan(head.embeddings, exact=True)
     slow = head.knn(q)
-    head.scan = scan
-    d = np.abs(fast - slow)
-    print(f"  agreement on {len(q)} prompts of {path.name}: the {head.k} neighbours' similarities "
-          f"differ (> 1e-5) for {(np.abs(a - b).max(axis=1) > 1e-5).mean():.4f}; kNN estimate "
-          f"differs > 1e-6 for {(d > 1e-6).mean():.4f}, > 1e-3 for {(d > 1e-3).mean():.4f} "
-          f"(max {d.max():.1e})")
+    full_idx, full_sims = head.scan.top(q, head.k)
+    b = -np.sort(-full_sims, axis=1)
+    for c in (None, *shortlists):
+        head.scan = shipped if c is None else NeighbourScan(head.embeddings, candidates=c)
+        idx, sims = head.scan.top(q, head.k)
+        a = -np.sort(-sims, axis=1)
+        d = np.abs(head.knn(q) - slow)
+        print(f"  agreement on {len(q)} prompts of {path.name}, shortlist of "
+              f"{head.scan.candidates} rows{' (shipped)' if c is None else ''}: the {head.k} "
+              f"neighbours' similarities differ (> 1e-5) for "
+              f"{(np.abs(a - b).max(axis=1) > 1e-5).mean():.4f}, the neighbour sets for "
+              f"{(np.sort(idx, axis=1) != np.sort(full_idx, axis=1)).any(axis=1).mean():.4f}; "
+              f"kNN estimate differs > 1e-6 for {(d > 1e-6).mean():.4f}, > 1e-3 for "
+              f"{(d > 1e-3).mean():.4f} (max {d.max():.1e})")
+        if c is not None:
+            times = {}
+            for size in (1, 3):
+                t0 = time.perf_counter()
+                for i in range(0, 600, size):
+                    head.neighbours(q[i : i + size])
+                times[size] = (time.perf_counter() - t0) / 600 * 1e6
+            print(f"    per query: {times[1]:.0f} us alone, {times[3]:.0f} us in runs of three")
+    head.scan = shipped
 
 
 def bench_engine(encoder: str, home: Path | None) -> Engine:
@@ -162,6 +180,8 @@ async def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--agreement", type=Path, default=None, help="an outcome file (jsonl)")
+    ap.add_argument("--shortlists", default="", help="with --agreement: also scans re-scoring "
+                    "these numbers of rows, e.g. 128,64,48,32, timed per query")
     args = ap.parse_args()
     engine = bench_engine(args.encoder, args.home)
     try:
@@ -190,7 +210,8 @@ async def main() -> None:
         print(f"  thread hop (an empty prediction through a Coalescer, the kNN's path off the "
               f"loop): p50 {hop['p50_us']:.0f} us, p99 {hop['p99_us']:.0f} us")
         if args.agreement is not None:
-            agreement(engine, args.agreement)
+            agreement(engine, args.agreement, shortlists=tuple(
+                int(c) for c in args.shortlists.split(",") if c.strip()))
         print(f"load {os.getloadavg()[0]:.2f} at the end")
     finally:
         await engine.close()
