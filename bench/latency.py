@@ -12,7 +12,10 @@ once, then again) and reports the median of each figure; the raw runs are in the
 load comes from a minimal keep-alive HTTP client (``--rest-client httpx`` for httpx): on a
 2-core machine the load generator shares the cores with the server it measures; ``--h2load``
 adds gRPC cells loaded by nghttp2's h2load (C, ~0.1 ms of client CPU per call against grpc.aio's
-0.2-0.5 ms; bench/grpc_h2load.py), transport ``grpc-h2load``. Server CPU per
+0.2-0.5 ms; bench/grpc_h2load.py), transport ``grpc-h2load``, and a sequential REST cell
+from h2load (``--h1``, one request in flight, the same eight prompts one after another),
+transport ``rest-h2load``: the server's latency without the Python client's share of each
+request. Server CPU per
 decision (user + system time of the server's processes over a cell, divided by its answers) is
 the figure least moved by other load on the machine.
 
@@ -43,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import grpc_h2load  # noqa: E402
-from grpc_h2load import H2LOAD_PROMPTS, framed, h2load_cell, pick_prompts  # noqa: E402
+from grpc_h2load import H2LOAD_PROMPTS, framed, h2load_cell, json_body, pick_prompts  # noqa: E402
 
 from routeiq_sidecar.bundle.default import ensure_default_bundle  # noqa: E402
 from routeiq_sidecar.bundle.loader import encoder_for  # noqa: E402
@@ -249,7 +252,8 @@ def measure_server(
     base, target = f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}"
     out: dict[str, Any] = {"tier": tier, "workers": workers, "cold_start_s": cold}
     raw: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    h2_bodies = [framed(b) for b in pick_prompts(bodies, H2LOAD_PROMPTS)]
+    picked = pick_prompts(bodies, H2LOAD_PROMPTS)
+    h2_bodies, h2_json = [framed(b) for b in picked], [json_body(b) for b in picked]
     try:
         warm = bodies[:50]
         asyncio.run(rest(base, warm, concurrency=4, max_seconds=30))
@@ -275,6 +279,11 @@ def measure_server(
                     s = h2load_cell(args.h2load, proc.pid, http_port, grpc_port, h2_bodies, c,
                                     args.h2load_requests, cpu_s)
                     raw.setdefault(("grpc-h2load", s["concurrency"]), []).append(s)
+                if args.h2load and c == 1:  # the sequential REST client in C: the server's
+                    # latency without a Python client's own share of each request
+                    s = h2load_cell(args.h2load, proc.pid, http_port, grpc_port, h2_json, 1,
+                                    args.h2load_requests, cpu_s, rest=True)
+                    raw.setdefault(("rest-h2load", 1), []).append(s)
         out["rss_mb_after_load"] = rss_mb(proc.pid)
         out["pss_mb_after_load"] = pss_mb(proc.pid)
         out["escalated_by_prompt"] = sequential_escalations
@@ -392,6 +401,11 @@ def targets(rep: dict[str, Any]) -> dict[str, Any]:
         out["static_rest_c1_p50_ms (< 1.5)"] = static_rest["p50_ms"]
         out["static_rest_c1_p50_minus_bare_ms (<= 0.5)"] = (
             static_rest["p50_ms"] - rep["bare"]["static"]["p50_ms"])
+    static_rest_c = cell(rep, "static", 1, "rest-h2load", 1)
+    if static_rest_c and "static" in rep["bare"]:
+        out["static_rest_h2load_c1_p50_ms (< 1.5)"] = static_rest_c["p50_ms"]
+        out["static_rest_h2load_c1_p50_minus_bare_ms (<= 0.5)"] = (
+            static_rest_c["p50_ms"] - rep["bare"]["static"]["p50_ms"])
     grpc_static = [r for s in rep["servers"] if s["tier"] == "static" for r in s["cells"]
                    if r["transport"].startswith("grpc")]  # grpc.aio's load, or h2load's
     if grpc_static:

@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         description="Under concurrent load (decisions keep finding others waiting), a head "
         "prediction run waits up to this long (microseconds) for more decisions to share its "
         "kNN scan, going at once when max_batch_size, or every decision under way in the "
-        "worker, are waiting; 0 = never wait.",
+        "worker, are waiting (at least 3 of them, or as many as the last 32-64 callers saw "
+        "under way at most); 0 = never wait.",
     )
 
     embed_cache_size: int = Field(

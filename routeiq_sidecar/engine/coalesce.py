@@ -24,8 +24,11 @@ rarely finds a run under way to join, so without the wait most runs were of one.
 is what gRPC needs (grpc.aio hands the loop one call at a time: the others are not under way
 yet); the count is what REST needs (uvicorn hands over every request read, and a closed-loop
 client sends no more until they are answered). Measured in docs/benchmarks.md, "Waiting for
-company under load". A caller cancelled before its run starts is dropped; an error fails only
-the callers of its run.
+company under load". Where no caller of the last ``GATHER_WINDOW`` (to ``2 x GATHER_WINDOW``)
+saw ``GATHER_ALL_HERE`` decisions under way, all of those under way waiting is enough: a
+client with two requests in flight has no third to send, and each of its runs waited the whole
+``gather_s`` (docs/benchmarks.md, "Two requests in flight"). A caller cancelled before its run
+starts is dropped; an error fails only the callers of its run.
 
 The thread takes runs from a plain queue and hands each result back with one
 ``call_soon_threadsafe`` (cheaper per run than ``run_in_executor``'s futures and locks); it
@@ -76,6 +79,9 @@ class Coalescer(Generic[In, Out]):
         self._calls = 0  # callers so far
         self._company_until = 0  # no lone run on the loop before this many callers
         self._company_at = -GATHER_WINDOW - 1  # the last caller that found company
+        # the most decisions under way that callers saw, in this window of GATHER_WINDOW
+        # callers and in the one before
+        self._peak_now = self._peak_before = 0
 
     def _thread_queue(self) -> queue.SimpleQueue[_Run | None]:
         if self._runs is None:
@@ -102,6 +108,10 @@ class Coalescer(Generic[In, Out]):
         fut: asyncio.Future[Out] = loop.create_future()
         self._waiting.append((item, fut))
         self._calls += 1
+        if self._busy is not None:
+            if self._calls % GATHER_WINDOW == 0:
+                self._peak_before, self._peak_now = self._peak_now, 0
+            self._peak_now = max(self._peak_now, self._busy())
         if self._drainer is not None or self._gathering:
             # concurrent callers: for the next COMPANY_WINDOW calls, lone ones also go to the
             # thread, where the loop keeps serving the others while a run is under way
@@ -165,11 +175,15 @@ class Coalescer(Generic[In, Out]):
         yet full waits for more, unless every decision under way in the worker is already
         waiting and there are at least ``GATHER_ALL_HERE`` of them: a transport that hands
         the loop many requests at once (REST) has then nobody left to send; with one or two
-        known (gRPC hands the loop one call at a time) more are on their way."""
+        known (gRPC hands the loop one call at a time) more are on their way, unless no
+        recent caller saw more than that many under way (a client with two in flight)."""
         if self._calls - self._company_at > GATHER_WINDOW or len(self._waiting) >= self.max_batch:
             return False
-        busy = self._busy() if self._busy is not None else 0
-        return not (busy >= GATHER_ALL_HERE and len(self._waiting) >= busy)
+        if self._busy is None:
+            return True
+        busy = self._busy()
+        enough = min(GATHER_ALL_HERE, max(self._peak_now, self._peak_before))
+        return not (busy >= enough and len(self._waiting) >= busy)
 
     async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait up to ``gather_s`` for more callers to join the run (``_worth_waiting``)."""

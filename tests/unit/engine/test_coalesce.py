@@ -201,15 +201,26 @@ async def test_after_concurrent_callers_lone_ones_stay_off_the_loop_for_a_while(
     assert lone[-2:] == [loop_thread, loop_thread]
 
 
+async def _two_under_way_after_three(under_way: list[int]) -> None:
+    """The callers just created saw three decisions under way (a recent peak of
+    ``GATHER_ALL_HERE``, as under load); from the next loop turn two are."""
+    under_way[0] = 3
+    await asyncio.sleep(0)
+    under_way[0] = 2
+
+
 async def test_under_load_a_run_waits_for_company_until_max_batch() -> None:
     """With ``gather_s`` (predict_gather_us), callers that found company wait for more to
-    join their run (one or two decisions under way: gRPC hands the loop one call at a time,
-    more are coming), and the run goes as soon as ``max_batch`` are waiting."""
+    join their run (one or two decisions under way, where callers lately saw more: gRPC hands
+    the loop one call at a time, more are coming), and the run goes as soon as ``max_batch``
+    are waiting."""
     where = Where()
     sizes: list[int] = []
+    under_way = [2]
     co: Coalescer[int, int] = Coalescer(where, max_batch=4, on_run=sizes.append,
-                                        gather_s=SAFETY_S, busy=lambda: 2)
+                                        gather_s=SAFETY_S, busy=lambda: under_way[0])
     first = [asyncio.create_task(co(i)) for i in (0, 1)]  # company: the wait begins
+    await _two_under_way_after_three(under_way)
     for _ in range(20):
         await asyncio.sleep(0)
     assert where.runs == []  # still gathering
@@ -238,8 +249,11 @@ async def test_the_wait_ends_when_every_decision_under_way_is_waiting() -> None:
 
 async def test_the_wait_for_company_ends_after_gather_s() -> None:
     where = Where()
-    co: Coalescer[int, int] = Coalescer(where, max_batch=32, gather_s=0.002, busy=lambda: 2)
+    under_way = [2]
+    co: Coalescer[int, int] = Coalescer(where, max_batch=32, gather_s=0.002,
+                                        busy=lambda: under_way[0])
     both = asyncio.gather(co(0), co(1))  # nobody else comes: only the timer ends the wait
+    await _two_under_way_after_three(under_way)
     assert await asyncio.wait_for(both, SAFETY_S) == [0, 10]
     assert [items for items, _ in where.runs] == [[0, 1]]
 
@@ -260,3 +274,53 @@ async def test_a_lone_caller_waits_only_right_after_company() -> None:
     assert await sequential(GATHER_WINDOW) == [10 * i for i in range(GATHER_WINDOW)]
     co.gather_s = SAFETY_S
     assert await asyncio.wait_for(sequential(3), SAFETY_S / 3) == [0, 10, 20]
+
+
+async def _pairs(co: Coalescer[int, int], n: int) -> None:
+    """``n`` rounds of a client with two requests in flight (both arrive in one loop turn,
+    the next two once both are answered), each round within the guard."""
+    for i in range(n):
+        got = await asyncio.wait_for(asyncio.gather(co(2 * i), co(2 * i + 1)), SAFETY_S / 3)
+        assert got == [20 * i, 20 * i + 10]
+
+
+async def test_two_in_flight_and_never_more_do_not_wait_for_a_third() -> None:
+    """A client with two requests in flight: both under way, both waiting, and no caller saw
+    more under way lately, so no run waits (30 s would trip the guard); gRPC's shape, the
+    first caller alone and the second arriving during its wait, ends the wait on arrival."""
+    where = Where()
+    under_way = [2]
+    co: Coalescer[int, int] = Coalescer(where, max_batch=32, gather_s=SAFETY_S,
+                                        busy=lambda: under_way[0])
+    await _pairs(co, 2 * GATHER_WINDOW)
+    assert [len(items) for items, _ in where.runs] == [2] * (2 * GATHER_WINDOW)
+    under_way[0] = 1
+    first = asyncio.create_task(co(0))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not first.done()  # one under way of the two seen lately: the other is coming
+    under_way[0] = 2
+    assert await asyncio.wait_for(asyncio.gather(first, co(1)), SAFETY_S / 3) == [0, 10]
+    assert where.runs[-1][0] == [0, 1]
+
+
+async def test_a_burst_keeps_runs_waiting_for_one_to_two_windows_of_callers() -> None:
+    """After callers saw ``GATHER_ALL_HERE`` or more under way, two waiting of two under way
+    still wait (more may be coming) until ``GATHER_WINDOW`` to twice that many callers have
+    seen no more than two."""
+    where = Where()
+    under_way = [5]
+    co: Coalescer[int, int] = Coalescer(where, max_batch=3, gather_s=SAFETY_S,
+                                        busy=lambda: under_way[0])
+    assert await asyncio.gather(co(0), co(1), co(2)) == [0, 10, 20]  # max_batch: no wait
+    under_way[0] = 2
+    pair = asyncio.gather(co(0), co(1))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not pair.done()  # waiting: callers lately saw five under way
+    third = co(2)  # max_batch: the run goes
+    assert await asyncio.wait_for(asyncio.gather(pair, third), SAFETY_S / 3) == [[0, 10], 20]
+    co.gather_s = 0.0005
+    await _pairs(co, GATHER_WINDOW)  # each may wait 0.5 ms
+    co.gather_s = SAFETY_S
+    await _pairs(co, 3)  # none waits now
