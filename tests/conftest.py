@@ -17,6 +17,13 @@ from routeiq_sidecar.bundle.minilm_weights import minilm_available
 from routeiq_sidecar.config import Settings, load_settings
 from tests.process_support import wait_listening
 
+# No test may fetch LiteLLM's cost map: these machines reach only package registries, and a
+# failed fetch inside `import litellm` logs through a filter that re-imports litellm while it
+# is half initialised (litellm 1.104: ImportError at collection, seen in CI). Set before any
+# test module imports the stub (tests/unit/stub/conftest.py and tests/litellm_support.py set it
+# too, but test modules elsewhere import the stub first).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
