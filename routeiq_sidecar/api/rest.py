@@ -19,13 +19,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb
 from routeiq_sidecar.api import convert
+from routeiq_sidecar.api.json_out import JSONAnswer
 from routeiq_sidecar.api.openapi import openapi_document
 from routeiq_sidecar.api.pipeline import Pipeline
 from routeiq_sidecar.config import LOOPBACK
@@ -106,11 +107,11 @@ def span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
     return (f"{method} {path}" if path in KNOWN_PATHS else method), {}
 
 
-def error_response(err: RouteIQError) -> JSONResponse:
+def error_response(err: RouteIQError) -> JSONAnswer:
     headers = {"retry-after": str(err.retry_after_s)} if err.retry_after_s else None
     if err.kind is ErrorKind.UNAUTHENTICATED:
         headers = {"www-authenticate": "Bearer"}
-    return JSONResponse({"error": err.to_dict()}, status_code=http_status(err), headers=headers)
+    return JSONAnswer({"error": err.to_dict()}, status_code=http_status(err), headers=headers)
 
 
 async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
@@ -212,7 +213,7 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
                 prepare=prepare,
             ) as span:
                 out = await fn(None if parse is None else parse(body, rid), rid, span)
-            return JSONResponse(out)
+            return JSONAnswer(out)
         except RouteIQError as err:
             return error_response(err)
         except ClientDisconnect:  # nobody reads the answer; not the server's error
@@ -271,7 +272,7 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
             "bundle_version": r.bundle_version,
             "request_id": rid,
         }
-        return JSONResponse(body, status_code=200 if r.ok else 409)
+        return JSONAnswer(body, status_code=200 if r.ok else 409)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -298,7 +299,7 @@ def build_rest_app(rt: Pipeline) -> ASGIApp:
 
     async def bad_method(request: Request, exc: Exception) -> Response:
         allow = getattr(exc, "headers", None) or {}
-        return JSONResponse(
+        return JSONAnswer(
             {"error": {"code": "method_not_allowed",
                        "message": f"{shown(request.method)} not allowed on {request.url.path}"}},
             status_code=405,
