@@ -1,7 +1,7 @@
 """What a sparse client sees: one REST decision after the server sat idle for a while, against
 the bare encoder pass after the same idle time, for gaps of 0 (back to back), 10, 100 and 500 ms.
 
-    .venv/bin/python bench/sparse.py [--tiers static,minilm] [--gaps 0,10,100,500]
+    .venv/bin/python bench/sparse.py [--tiers static,minilm] [--gaps 0,10,100,500] [--burst 16]
         [--requests 40] [--bundle DIR] [--json PATH]
 
 The latency benchmarks (bench/latency.py, bench/grpc_h2load.py) send requests back to back, so
@@ -18,7 +18,9 @@ connection; idle, one ``GET /healthz``):
 - the decision as this client saw it (wall time of the request over loopback);
 - ``GET /healthz`` as this client saw it (the transport's floor after the same idle time);
 
-with medians, p90 and the ratios to the bare pass of the same gap. The server runs as the
+with medians, p90 and the ratios to the bare pass of the same gap. With ``--burst N``, N
+requests go at once on N other connections (and are answered) just before each idle time that
+precedes a decision: what the first decision after a burst of traffic sees. The server runs as the
 latency benchmarks run it (one worker, int8, no embedding cache, decision logs off).
 """
 
@@ -77,9 +79,15 @@ class Client:
         self.port = port
 
     def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        self.send(method, path, body)
+        return self.receive()
+
+    def send(self, method: str, path: str, body: bytes = b"") -> None:
         head = (f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{self.port}\r\n"
                 f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n")
         self.sock.sendall(head.encode() + body)
+
+    def receive(self) -> tuple[int, bytes]:
         buf = b""
         while b"\r\n\r\n" not in buf:
             buf += self._recv()
@@ -106,7 +114,18 @@ def stats(xs: list[float]) -> dict[str, float]:
             "p90_ms": round(float(np.percentile(np.asarray(xs), 90)), 3)}
 
 
-def measure_tier(bundle: Path, tier: str, gaps: list[float], n: int) -> list[dict[str, Any]]:
+def burst(clients: list[Client], body: bytes) -> None:
+    """One request on each connection at once, then every answer."""
+    for c in clients:
+        c.send("POST", "/v1/route", body)
+    for c in clients:
+        status, answer = c.receive()
+        if status != 200:
+            raise RuntimeError(f"burst: route answered {status}: {answer[:200]!r}")
+
+
+def measure_tier(bundle: Path, tier: str, gaps: list[float], n: int,
+                 burst_size: int = 0) -> list[dict[str, Any]]:
     bodies = [with_candidates(b, CANDIDATES) for b in mixed_requests(n)]
     texts = [selected_text(b) for b in bodies]
     enc = bare_encoder(bundle, tier)
@@ -115,16 +134,19 @@ def measure_tier(bundle: Path, tier: str, gaps: list[float], n: int) -> list[dic
     rows = []
     try:
         conn = Client(http_port)
+        crowd = [Client(http_port) for _ in range(burst_size)]
         data = [json.dumps(b).encode() for b in bodies]
         for body in data[:20]:  # warm the server's first-call paths
             conn.request("POST", "/v1/route", body)
         for gap in gaps:
             bare, server, after, wall, health = [], [], [], [], []
-            for text, body in zip(texts, data, strict=True):
+            for i, (text, body) in enumerate(zip(texts, data, strict=True)):
                 idle(gap)
                 t = time.perf_counter_ns()
                 enc.encode([text])
                 bare.append((time.perf_counter_ns() - t) / 1e6)
+                if crowd:
+                    burst(crowd, data[(i + 1) % len(data)])
                 idle(gap)
                 t = time.perf_counter_ns()
                 status, answer = conn.request("POST", "/v1/route", body)
@@ -138,7 +160,7 @@ def measure_tier(bundle: Path, tier: str, gaps: list[float], n: int) -> list[dic
                 t = time.perf_counter_ns()
                 conn.request("GET", "/healthz")
                 health.append((time.perf_counter_ns() - t) / 1e6)
-            row = {"tier": tier, "gap_ms": gap, "requests": len(data),
+            row = {"tier": tier, "gap_ms": gap, "requests": len(data), "burst": burst_size,
                    "bare_pass": stats(bare), "route_server": stats(server),
                    "route_after_encoder": stats(after),
                    "route_client": stats(wall), "healthz_client": stats(health)}
@@ -150,7 +172,8 @@ def measure_tier(bundle: Path, tier: str, gaps: list[float], n: int) -> list[dic
                   f"{row['route_server']['p50_ms']:.3f}, route client "
                   f"{row['route_client']['p50_ms']:.3f}, healthz "
                   f"{row['healthz_client']['p50_ms']:.3f} ms (p50)", flush=True)
-        conn.close()
+        for c in [conn, *crowd]:
+            c.close()
     finally:
         stop_server(proc)
     return rows
@@ -165,7 +188,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         return f"{r[k]['p50_ms']:.2f} ({r[k]['p90_ms']:.2f}) ms"
 
     for r in rows:
-        out.append(f"| {r['tier']} | {r['gap_ms']:g} ms | {cell(r, 'bare_pass')} | "
+        after = f", after a burst of {r['burst']}" if r.get("burst") else ""
+        out.append(f"| {r['tier']} | {r['gap_ms']:g} ms{after} | {cell(r, 'bare_pass')} | "
                    f"{cell(r, 'route_server')} | {r['route_after_encoder']['p50_ms']:.2f} ms | "
                    f"{cell(r, 'route_client')} | "
                    f"{r['route_client_minus_bare_ms']:.2f} ms | "
@@ -179,6 +203,9 @@ def main() -> None:
     ap.add_argument("--gaps", default=",".join(str(g) for g in GAPS_MS),
                     help="comma-separated idle times before each call, in ms")
     ap.add_argument("--requests", type=int, default=40, help="decisions per tier and gap")
+    ap.add_argument("--burst", type=int, default=0,
+                    help="before each idle and decision, this many requests at once "
+                         "(the first decision after a burst; 0 = none)")
     ap.add_argument("--bundle", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -188,7 +215,7 @@ def main() -> None:
     print(f"machine: {info}", flush=True)
     rows = []
     for tier in args.tiers.split(","):
-        rows += measure_tier(bundle, tier, gaps, args.requests)
+        rows += measure_tier(bundle, tier, gaps, args.requests, args.burst)
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "rows": rows}, indent=2) + "\n")

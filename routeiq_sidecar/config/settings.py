@@ -139,7 +139,8 @@ class Settings(BaseSettings):
     )
     predict_gather_us: int = Field(
         2000, ge=0, le=100_000,
-        description="Under concurrent load (decisions keep finding others waiting), a head "
+        description="Under concurrent load (decisions keep finding others waiting, the last "
+        "one within 20 ms), a head "
         "prediction run waits up to this long (microseconds) for more decisions to share its "
         "kNN scan, going at once when max_batch_size, or every decision under way in the "
         "worker, are waiting (at least 3 of them, or as many as the last 32-64 callers saw "

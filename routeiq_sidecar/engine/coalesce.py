@@ -27,8 +27,11 @@ client sends no more until they are answered). Measured in docs/benchmarks.md, "
 company under load". Where no caller of the last ``GATHER_WINDOW`` (to ``2 x GATHER_WINDOW``)
 saw ``GATHER_ALL_HERE`` decisions under way, all of those under way waiting is enough: a
 client with two requests in flight has no third to send, and each of its runs waited the whole
-``gather_s`` (docs/benchmarks.md, "Two requests in flight"). A caller cancelled before its run
-starts is dropped; an error fails only the callers of its run.
+``gather_s`` (docs/benchmarks.md, "Two requests in flight"). Both windows also end
+``COMPANY_TTL_S`` (20 ms) after the last caller that found company, so a client that comes back
+after a pause neither waits for company nor hands its lone run to the thread (before, the first
+32 to 64 decisions after a burst did, however far apart they came). A caller cancelled before
+its run starts is dropped; an error fails only the callers of its run.
 
 The thread takes runs from a plain queue and hands each result back with one
 ``call_soon_threadsafe`` (cheaper per run than ``run_in_executor``'s futures and locks); it
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import queue
 import threading
 import time
@@ -49,6 +53,9 @@ from typing import Any, Generic, TypeVar
 _EMA = 0.2  # weight of the newest run of one in the average
 COMPANY_WINDOW = 64  # callers after one that found company before a lone run may use the loop
 GATHER_WINDOW = 32  # callers after one that found company during which runs wait for more
+# ... and either window ends this long after the last caller that found company: a client
+# that comes back after a pause is not under load (ten waits of the default predict_gather_us)
+COMPANY_TTL_S = 0.02
 GATHER_ALL_HERE = 3  # with this many decisions under way, all of them waiting ends the wait
 
 In = TypeVar("In")
@@ -59,8 +66,10 @@ class Coalescer(Generic[In, Out]):
     def __init__(self, fn: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32,
                  on_run: Callable[[int], None] | None = None,
                  inline_max_s: float = 0.001, gather_s: float = 0.0,
-                 busy: Callable[[], int] | None = None) -> None:
+                 busy: Callable[[], int] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._fn = fn
+        self._clock = clock  # COMPANY_TTL_S is measured on it (tests pass their own)
         self.max_batch = max(1, int(max_batch))
         # a lone prediction runs on the loop only when runs of one have taken less than this
         # (an exponential average of their wall time; 0: never): the default kNN heads take
@@ -79,6 +88,7 @@ class Coalescer(Generic[In, Out]):
         self._calls = 0  # callers so far
         self._company_until = 0  # no lone run on the loop before this many callers
         self._company_at = -GATHER_WINDOW - 1  # the last caller that found company
+        self._company_t = -math.inf  # and when, on ``clock``
         # the most decisions under way that callers saw, in this window of GATHER_WINDOW
         # callers and in the one before
         self._peak_now = self._peak_before = 0
@@ -117,6 +127,7 @@ class Coalescer(Generic[In, Out]):
             # thread, where the loop keeps serving the others while a run is under way
             self._company_until = self._calls + COMPANY_WINDOW
             self._company_at = self._calls
+            self._company_t = self._clock()
             if self._gathered is not None and not self._worth_waiting():
                 _succeed(self._gathered, None)  # everyone who could join has
             return await fut
@@ -133,7 +144,8 @@ class Coalescer(Generic[In, Out]):
         self._gathering = False
         single = self._single_s
         if (len(self._waiting) == 1 and self._waiting[0][1] is fut and single is not None
-                and single < self.inline_max_s and self._calls >= self._company_until):
+                and single < self.inline_max_s and (self._calls >= self._company_until
+                                                    or not self._company_lately())):
             self._waiting.clear()
             if self._on_run is not None:
                 self._on_run(1)
@@ -171,19 +183,25 @@ class Coalescer(Generic[In, Out]):
             self._drainer = None
 
     def _worth_waiting(self) -> bool:
-        """Under load (a caller found company within the last ``GATHER_WINDOW``), a run not
-        yet full waits for more, unless every decision under way in the worker is already
-        waiting and there are at least ``GATHER_ALL_HERE`` of them: a transport that hands
-        the loop many requests at once (REST) has then nobody left to send; with one or two
-        known (gRPC hands the loop one call at a time) more are on their way, unless no
-        recent caller saw more than that many under way (a client with two in flight)."""
-        if self._calls - self._company_at > GATHER_WINDOW or len(self._waiting) >= self.max_batch:
+        """Under load (a caller found company within the last ``GATHER_WINDOW`` callers and
+        ``COMPANY_TTL_S``), a run not yet full waits for more, unless every decision under way
+        in the worker is already waiting and there are at least ``GATHER_ALL_HERE`` of them:
+        a transport that hands the loop many requests at once (REST) has then nobody left to
+        send; with one or two known (gRPC hands the loop one call at a time) more are on their
+        way, unless no recent caller saw more than that many under way (a client with two in
+        flight)."""
+        if (self._calls - self._company_at > GATHER_WINDOW or len(self._waiting) >= self.max_batch
+                or not self._company_lately()):
             return False
         if self._busy is None:
             return True
         busy = self._busy()
         enough = min(GATHER_ALL_HERE, max(self._peak_now, self._peak_before))
         return not (busy >= enough and len(self._waiting) >= busy)
+
+    def _company_lately(self) -> bool:
+        """A caller found company within the last ``COMPANY_TTL_S``."""
+        return self._clock() - self._company_t <= COMPANY_TTL_S
 
     async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait up to ``gather_s`` for more callers to join the run (``_worth_waiting``)."""

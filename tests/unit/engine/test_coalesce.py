@@ -10,7 +10,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from routeiq_sidecar.engine.coalesce import COMPANY_WINDOW, GATHER_WINDOW, Coalescer
+from routeiq_sidecar.engine.coalesce import (
+    COMPANY_TTL_S,
+    COMPANY_WINDOW,
+    GATHER_WINDOW,
+    Coalescer,
+)
 
 SAFETY_S = 30.0
 CHEAP_S = 60.0  # inline_max_s for tests of lone runs on the loop: no preemption takes this long
@@ -324,3 +329,44 @@ async def test_a_burst_keeps_runs_waiting_for_one_to_two_windows_of_callers() ->
     await _pairs(co, GATHER_WINDOW)  # each may wait 0.5 ms
     co.gather_s = SAFETY_S
     await _pairs(co, 3)  # none waits now
+
+
+async def test_a_lone_caller_back_after_a_pause_runs_on_the_loop() -> None:
+    """The window after company that keeps lone runs in the thread also ends
+    ``COMPANY_TTL_S`` after the last caller that found company (time on the coalescer's
+    clock, here a fake one)."""
+    where = Where()
+    now = [0.0]
+    co: Coalescer[int, int] = Coalescer(where, inline_max_s=CHEAP_S, clock=lambda: now[0])
+    loop_thread = threading.current_thread().name
+    assert await co(0) == 0  # measured: cheap
+    assert await asyncio.gather(co(1), co(2)) == [10, 20]  # company at t = 0
+    now[0] = COMPANY_TTL_S / 2
+    assert await co(3) == 30
+    now[0] = COMPANY_TTL_S * 1.5  # no caller found company since t = 0
+    assert await co(4) == 40
+    assert where.runs[-2:] == [([3], "routeiq-predict"), ([4], loop_thread)]
+
+
+async def test_a_caller_back_after_a_pause_does_not_wait_for_company() -> None:
+    """Right after a burst (callers saw three under way) a lone caller waits for company
+    (``gather_s``; more may be coming); ``COMPANY_TTL_S`` after the last caller that found
+    company it goes at once (30 s of waiting would trip the guard), however few callers
+    passed meanwhile."""
+    where = Where()
+    now = [0.0]
+    under_way = [3]
+    co: Coalescer[int, int] = Coalescer(where, max_batch=3, gather_s=SAFETY_S, inline_max_s=0.0,
+                                        busy=lambda: under_way[0], clock=lambda: now[0])
+    assert await asyncio.gather(co(0), co(1), co(2)) == [0, 10, 20]  # max_batch: no wait
+    under_way[0] = 1
+    now[0] = COMPANY_TTL_S / 2
+    lone = asyncio.create_task(co(3))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not lone.done()  # waiting: callers lately saw three under way
+    more = [asyncio.create_task(co(i)) for i in (4, 5)]  # max_batch: the run goes
+    assert await asyncio.wait_for(asyncio.gather(lone, *more), SAFETY_S / 3) == [30, 40, 50]
+    now[0] += COMPANY_TTL_S * 1.5  # the last company was at TTL / 2
+    assert await asyncio.wait_for(co(6), SAFETY_S / 3) == 60
+    assert [items for items, _ in where.runs] == [[0, 1, 2], [3, 4, 5], [6]]
