@@ -1,8 +1,8 @@
 """The REST transport's JSON answers, printed by orjson.
 
-Starlette's ``JSONResponse`` prints with the standard library (``json.dumps``, compact, UTF-8):
-about 20 us for a decision of three candidates on this project's 2-core host, where orjson takes
-1.4 us with the same bytes (docs/benchmarks.md, "JSON answers from orjson"). What the answers
+Starlette's ``JSONResponse`` prints with the standard library (``json.dumps``, compact, UTF-8);
+orjson prints the same bytes in C, which took about 27 us of CPU off each REST call in process
+(bench/rest_path.py; docs/benchmarks.md, "JSON answers from orjson"). What the answers
 hold is built by api/convert.py and api/rest.py: strings, integers, finite floats (non-finite
 ones are already proto JSON's ``"NaN"``/``"Infinity"`` strings), booleans, lists and dicts with
 string keys. The two printers agree on every such value except the spelling of exponents
