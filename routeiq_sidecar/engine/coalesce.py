@@ -86,7 +86,6 @@ class Coalescer(Generic[In, Out]):
         self._gathering = False  # an idle coalescer's first caller is giving the loop a turn
         self._single_s: float | None = None  # average wall time of a run of one; None: unknown
         self._calls = 0  # callers so far
-        self._company_until = 0  # no lone run on the loop before this many callers
         self._company_at = -GATHER_WINDOW - 1  # the last caller that found company
         self._company_t = -math.inf  # and when, on ``clock``
         # the most decisions under way that callers saw, in this window of GATHER_WINDOW
@@ -125,7 +124,6 @@ class Coalescer(Generic[In, Out]):
         if self._drainer is not None or self._gathering:
             # concurrent callers: for the next COMPANY_WINDOW calls, lone ones also go to the
             # thread, where the loop keeps serving the others while a run is under way
-            self._company_until = self._calls + COMPANY_WINDOW
             self._company_at = self._calls
             self._company_t = self._clock()
             if self._gathered is not None and not self._worth_waiting():
@@ -144,8 +142,9 @@ class Coalescer(Generic[In, Out]):
         self._gathering = False
         single = self._single_s
         if (len(self._waiting) == 1 and self._waiting[0][1] is fut and single is not None
-                and single < self.inline_max_s and (self._calls >= self._company_until
-                                                    or not self._company_lately())):
+                and single < self.inline_max_s
+                and (self._calls - self._company_at >= COMPANY_WINDOW
+                     or not self._company_lately())):
             self._waiting.clear()
             if self._on_run is not None:
                 self._on_run(1)
