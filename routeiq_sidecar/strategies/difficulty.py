@@ -74,14 +74,33 @@ class DifficultyHead:
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
         self.scan = NeighbourScan(self.embeddings)  # the k nearest rows (strategies/scan.py)
+        # per-row arithmetic in Python floats (``_rows``): a decision predicts one to a few
+        # prompts, where each numpy call on a (1, k) array costs more than the whole row
+        self._weights = np.asarray(self.weights, np.float64).tolist()
+        self._targets = np.asarray(self.targets, np.float64).tolist()
 
     def neighbours(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(n,)`` kNN estimates and ``(n,)`` mean cosine of the ``k`` nearest rows."""
+        est, close = self.neighbour_rows(embeddings)
+        return np.asarray(est, np.float64), np.asarray(close, np.float64)
+
+    def neighbour_rows(self, embeddings: np.ndarray) -> tuple[list[float], list[float]]:
+        """``neighbours`` as lists, each prompt's figures from its own row alone (float64):
+        ``softmax(sim / temperature)`` weights times the rows' weights, over the ``k``
+        nearest, and their mean cosine."""
         idx, top = self.scan.top(np.asarray(embeddings, np.float32), self.k)
-        w = np.exp((top - top.max(axis=1, keepdims=True)) / self.temperature)
-        w = w * self.weights[idx]
-        est = np.asarray((w * self.targets[idx]).sum(1) / w.sum(1), np.float64)
-        return est, np.asarray(top.mean(axis=1), np.float64)
+        temp, weights, targets = float(self.temperature), self._weights, self._targets
+        est, close = [], []
+        for rows, sims in zip(idx.tolist(), top.tolist(), strict=True):
+            best = max(sims)
+            num = den = 0.0
+            for r, s in zip(rows, sims, strict=True):
+                w = math.exp((s - best) / temp) * weights[r]
+                num += w * targets[r]
+                den += w
+            est.append(num / den if den > 0 else math.nan)
+            close.append(math.fsum(sims) / len(sims))
+        return est, close
 
     def knn(self, embeddings: np.ndarray) -> np.ndarray:
         return self.neighbours(embeddings)[0]
@@ -97,19 +116,29 @@ class DifficultyHead:
     def difficulty(self, embeddings: np.ndarray, tokens: np.ndarray,
                    knn: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """``(n,)`` difficulty in 0..1 (``knn``: precomputed ``neighbours``)."""
+        rows = None if knn is None else (np.asarray(knn[0]).tolist(), np.asarray(knn[1]).tolist())
+        toks = np.asarray(tokens, np.float64).tolist()
+        return np.asarray(self.difficulty_rows(embeddings, toks, rows), np.float64)
+
+    def difficulty_rows(self, embeddings: np.ndarray, tokens: list[float],
+                    knn: tuple[list[float], list[float]] | None) -> list[float]:
+        """``difficulty`` as a list, each prompt from its own row alone (float64)."""
         _, s_len, m_knn, s_knn = (float(v) for v in self.standard)
         if not self.uses_knn:
-            z, gain = np.zeros(len(tokens)), np.zeros(len(tokens))
+            z, gains = [0.0] * len(tokens), [0.0] * len(tokens)
         else:
-            est, close = self.neighbours(embeddings) if knn is None else knn
-            z = (est - m_knn) / s_knn
-            gain = self.gate_weight * self.gated(close)
+            est, close = self.neighbour_rows(embeddings) if knn is None else knn
+            z = [(e - m_knn) / s_knn for e in est]
+            gains = [self.gate_weight if c >= self.gate else 0.0 for c in close]
         if self.blend >= 1:  # the kNN part alone (a diagnostic in bench/transfer.py)
-            return np.asarray(0.5 + 0.5 * np.tanh(z))
+            return [0.5 + 0.5 * math.tanh(v) for v in z]
         pivot = math.log(LENGTH_PIVOT_TOKENS)
-        length = np.log(np.maximum(np.asarray(tokens, np.float64), 1.0)) / pivot
-        shift = s_len / pivot * (self.blend / (1 - self.blend) + gain) * z
-        return np.asarray(np.clip(length + shift, 0.0, 1.0))
+        ratio = self.blend / (1 - self.blend)
+        out = []
+        for t, zi, gain in zip(tokens, z, gains, strict=True):
+            d = math.log(max(t, 1.0)) / pivot + s_len / pivot * (ratio + gain) * zi
+            out.append(0.0 if d < 0.0 else 1.0 if d > 1.0 else d)  # NaN stays NaN
+        return out
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
@@ -229,11 +258,10 @@ class DifficultyStrategy:
         """``predict`` for several prompts with one kNN scan (engine/coalesce.py)."""
         head = self.head
         emb = np.stack([inp.embedding for inp in inps])
-        tokens = np.asarray([max(1, inp.text.estimated_prompt_tokens) for inp in inps],
-                            np.float64)
-        near = head.neighbours(emb) if head.uses_knn else None
-        ds = head.difficulty(emb, tokens, near).tolist()
-        gated = (head.gated(near[1]).tolist() if near is not None and head.gate_weight > 0
+        tokens = [float(max(1, inp.text.estimated_prompt_tokens)) for inp in inps]
+        near = head.neighbour_rows(emb) if head.uses_knn else None
+        ds = head.difficulty_rows(emb, tokens, near)
+        gated = ([c >= head.gate for c in near[1]] if near is not None and head.gate_weight > 0
                  else [False] * len(inps))
         out = []
         for inp, d, seen in zip(inps, ds, gated, strict=True):

@@ -42,27 +42,58 @@ ROW_BLOCK = 1024  # stored rows per float32 product: OpenBLAS goes multi-threade
 # queries below 128 a pair is at most 2 x 127 x 127 = 32,258, exact on every kernel.
 ZERO_POINT = 64
 QUERY_LEVELS = 63.0
-OPSET, IR_VERSION = 17, 8
+OPSET, IR_VERSION = 18, 8  # 18: ReduceMax takes its axes as an input
 
 
-def _rank_session(rows_q: np.ndarray, scale: np.ndarray) -> ort.InferenceSession:
-    """``q8 (b, dim) uint8 -> approx (b, n) float32``: every row's int8 similarity to each query
-    (the integer product times the row's scale; the query's own scale ranks nothing)."""
+def _shortlist_model(rows_q: np.ndarray, scale: np.ndarray, candidates: int, *,
+                     with_approx: bool = False) -> bytes:
+    """``q (b, dim) float32 -> short (b, candidates) int64``: each query quantised as
+    ``_quantise`` does (to the bit: the same float32 operations), every row's int8 similarity
+    to it (``approx``: the integer product times the row's scale; the query's own scale ranks
+    nothing), and the ``candidates`` rows of highest ``approx``, in no order (``TopK``; equal
+    values: the lower row)."""
     dim, n = rows_q.shape[1], rows_q.shape[0]
+    outputs = [wire.value_info("short", wire.INT64, ["b", candidates])]
+    if with_approx:  # tests/unit/strategies/test_scan.py reads the ranking itself
+        outputs.append(wire.value_info("approx", wire.FLOAT, ["b", n]))
     nodes = [
+        wire.node("Abs", ["q"], ["q_abs"]),
+        wire.node("ReduceMax", ["q_abs", "last_axis"], ["peak"], {"keepdims": 1}),  # (b, 1)
+        wire.node("Greater", ["peak", "f_zero"], ["has_peak"]),
+        wire.node("Where", ["has_peak", "peak", "f_one"], ["divisor"]),
+        wire.node("Div", ["levels", "divisor"], ["per_unit"]),
+        wire.node("Mul", ["q", "per_unit"], ["q_scaled"]),
+        wire.node("Round", ["q_scaled"], ["q_round"]),  # half to even, as np.rint
+        wire.node("Add", ["q_round", "f_zero_point"], ["q_shift"]),  # 1..127
+        wire.node("Cast", ["q_shift"], ["q8"], {"to": wire.UINT8}),
         wire.node("MatMulInteger", ["q8", "rows_q", "zero"], ["dot"]),  # (b, n) int32
         wire.node("Cast", ["dot"], ["dot_f"], {"to": wire.FLOAT}),
         wire.node("Mul", ["dot_f", "scale"], ["approx"]),
+        wire.node("TopK", ["approx", "candidates"], ["_approx_top", "short"], {"sorted": 0}),
     ]
-    model = wire.model(
+    return wire.model(
         nodes,
-        [wire.value_info("q8", wire.UINT8, ["b", dim])],
-        [wire.value_info("approx", wire.FLOAT, ["b", n])],
+        [wire.value_info("q", wire.FLOAT, ["b", dim])],
+        outputs,
         [wire.tensor("rows_q", np.ascontiguousarray(rows_q.T)),
          wire.tensor("zero", np.asarray(ZERO_POINT, np.uint8)),
-         wire.tensor("scale", np.asarray(scale, np.float32))],
-        opset=OPSET, ir_version=IR_VERSION, name="neighbour_rank")
-    return _session(model)
+         wire.tensor("scale", np.asarray(scale, np.float32)),
+         wire.tensor("last_axis", np.asarray([1], np.int64)),
+         wire.tensor("f_zero", np.asarray(0.0, np.float32)),
+         wire.tensor("f_one", np.asarray(1.0, np.float32)),
+         wire.tensor("levels", np.asarray(QUERY_LEVELS, np.float32)),
+         wire.tensor("f_zero_point", np.asarray(ZERO_POINT, np.float32)),
+         wire.tensor("candidates", np.asarray([candidates], np.int64))],
+        opset=OPSET, ir_version=IR_VERSION, name="neighbour_shortlist")
+
+
+def _quantise(q: np.ndarray) -> np.ndarray:
+    """``(b, dim) uint8``: each query over its own peak, 63 levels around ``ZERO_POINT`` (the
+    rank graph does this itself; kept here as its reference, tests/unit/strategies)."""
+    peak = np.abs(q).max(axis=1, keepdims=True)  # _per_row_scale(q, QUERY_LEVELS), fused
+    q8 = np.rint(q * (QUERY_LEVELS / np.where(peak > 0, peak, 1.0)))
+    q8 += ZERO_POINT  # 1..127
+    return q8.astype(np.uint8)
 
 
 def _session(model: bytes) -> ort.InferenceSession:
@@ -99,7 +130,8 @@ class NeighbourScan:
         self._session: ort.InferenceSession | None = None
         if not exact and len(d) > self.candidates:
             scale = _per_row_scale(d)
-            self._session = _rank_session(np.rint(d / scale[:, None]).astype(np.int8), scale)
+            self._session = _session(_shortlist_model(
+                np.rint(d / scale[:, None]).astype(np.int8), scale, self.candidates))
 
     @property
     def exact(self) -> bool:
@@ -146,12 +178,8 @@ class NeighbourScan:
         """``(b, k)`` distinct-row groups, most similar first (ties: the lower group), and
         their float32 similarities."""
         assert self._session is not None
-        peak = np.abs(q).max(axis=1, keepdims=True)  # _per_row_scale(q, QUERY_LEVELS), fused
-        q8 = np.rint(q * (QUERY_LEVELS / np.where(peak > 0, peak, 1.0)))
-        q8 += ZERO_POINT  # 1..127
-        approx = self._session.run(None, {"q8": q8.astype(np.uint8)})[0]
-        (b, n), c = approx.shape, self.candidates
-        short = np.argpartition(approx, n - c, axis=1)[:, n - c :]  # (b, c), in no order
+        short = self._session.run(None, {"q": q})[0]  # (b, c), in no order
+        b, c = short.shape
         sims = np.matmul(self._distinct[short], q[:, :, None]).reshape(b, c)  # float32
         best = np.lexsort((short, -sims), axis=1)[:, :k]  # ties: the lower group
         at = np.arange(b)[:, None]

@@ -115,9 +115,46 @@ def test_the_int8_product_is_exact_at_the_extremes_of_its_range() -> None:
     # the queries the scan makes stay in that range
     peak = NeighbourScan(_clustered(300, 64, 5))
     unit = _clustered(20, 64, 6)
-    q8 = (np.rint(unit / scan_module._per_row_scale(unit, scan_module.QUERY_LEVELS)[:, None])
-          + scan_module.ZERO_POINT)
+    q8 = scan_module._quantise(unit)
     assert q8.min() >= 1 and q8.max() <= 127 and not peak.exact
+
+
+def test_the_graph_quantises_queries_as_numpy_does_to_the_bit() -> None:
+    """The shortlist graph quantises each query itself (Abs, ReduceMax, Div, Mul, Round, Add,
+    Cast); its ranking equals numpy's quantisation (``_quantise``) times the rows, to the bit,
+    for any batch: random queries, a zero query, values that land on .5 before rounding, tiny
+    values; and its shortlist is the ``candidates`` best of that ranking, equal values going to
+    the lower row."""
+    rng = np.random.default_rng(11)
+    rows = _clustered(500, 48, 12)
+    scan = NeighbourScan(rows, candidates=20)
+    assert scan._session is not None
+    q = np.concatenate([
+        _unit(rng.normal(0, 1, (60, 48))),
+        np.zeros((1, 48), np.float32),
+        # peak 63: every value x lands on x exactly, so the halves test round-half-to-even
+        np.asarray([np.r_[63.0, np.arange(-23.5, 23.0, 1.0)]], np.float32),
+        rng.normal(0, 1e-30, (2, 48)).astype(np.float32),
+    ]).astype(np.float32)
+    d = scan._distinct
+    scale = scan_module._per_row_scale(d)
+    rows_q = np.rint(d / scale[:, None]).astype(np.int8)
+    dot = (scan_module._quantise(q).astype(np.int64) - scan_module.ZERO_POINT) @ rows_q.T.astype(
+        np.int64)
+    want = dot.astype(np.float32) * scale
+    session = ort.InferenceSession(scan_module._shortlist_model(rows_q, scale, 20,
+                                                                with_approx=True),
+                                   providers=["CPUExecutionProvider"])
+    short, approx = session.run(None, {"q": q})
+    np.testing.assert_array_equal(approx, want)
+    order = np.lexsort((np.broadcast_to(np.arange(len(d)), want.shape), -want), axis=1)
+    np.testing.assert_array_equal(np.sort(short, axis=1), np.sort(order[:, :20], axis=1))
+    np.testing.assert_array_equal(np.sort(scan._session.run(None, {"q": q})[0], axis=1),
+                                  np.sort(short, axis=1))  # the scan's own graph
+    for i in (0, 60, 61, 62):  # one at a time: the same bits
+        one_short, one_approx = session.run(None, {"q": q[i : i + 1]})
+        np.testing.assert_array_equal(one_approx, want[i : i + 1])
+        np.testing.assert_array_equal(one_short, short[i : i + 1])
 
 
 def test_equal_similarities_go_to_the_lower_row_whatever_the_int8_ranking() -> None:
