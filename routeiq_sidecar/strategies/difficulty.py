@@ -257,7 +257,8 @@ class DifficultyStrategy:
     def predict_many(self, inps: Sequence[StrategyInput]) -> list[QualityEstimate]:
         """``predict`` for several prompts with one kNN scan (engine/coalesce.py)."""
         head = self.head
-        emb = np.stack([inp.embedding for inp in inps])
+        emb = (np.stack([inp.embedding for inp in inps]) if len(inps) > 1
+               else np.asarray(inps[0].embedding)[None, :])
         tokens = [float(max(1, inp.text.estimated_prompt_tokens)) for inp in inps]
         near = head.neighbour_rows(emb) if head.uses_knn else None
         ds = head.difficulty_rows(emb, tokens, near)

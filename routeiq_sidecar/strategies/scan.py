@@ -3,18 +3,21 @@
 A scan of every stored row in float32 reads the whole matrix per query (3,000 x 256 float32 = 3
 MB for the default `difficulty` heads since 2026-12-05; 11,170 rows, 11.4 MB, before): memory-
 bound. Here the rows are also kept as int8 (a scale per row, set at load time, nothing new in
-the bundle): one onnxruntime call ranks every row approximately with an integer matrix product
-(``MatMulInteger``, 0.77 MB read for 3,000 rows, then each row's scale), numpy keeps the
-``candidates`` best (``argpartition``), scores them again in float32 from the stored rows and
-keeps the ``k`` best, with their float32 similarities. So the similarities are the float32 ones
-a full scan computes (to float rounding); the neighbours differ from a full scan's only when a
-true neighbour falls outside the int8 ranking's ``candidates`` best: on 2,000 prompts of a file
-the default heads were not trained on, never (both encoders; the kNN estimates within 1e-5),
-``bench/engine_path.py --agreement FILE``; ``tests/unit/strategies/test_scan.py`` checks the
-agreement on harder, synthetic queries. Before, the shortlist and the re-score were onnxruntime
-nodes too (``TopK``, ``Gather``, ``MatMul``, a second ``TopK``): the same neighbours wherever
-compared, but its ``TopK`` over every row cost more per query than the integer product itself;
-docs/benchmarks.md ("One graph for the kNN search", "The shortlist in numpy") has the A/Bs.
+the bundle): one onnxruntime call quantises each query, ranks every row approximately with an
+integer matrix product (``MatMulInteger``, 0.61 MB read for the 2,378 distinct rows, then each
+row's scale) and keeps the ``candidates`` best (``TopK``, unsorted); numpy scores them again in
+float32 from the stored rows and keeps the ``k`` best, with their float32 similarities. So the
+similarities are the float32 ones a full scan computes (to float rounding); the neighbours
+differ from a full scan's only when a true neighbour falls outside the int8 ranking's
+``candidates`` best: on 2,000 prompts of a file the default heads were not trained on, never
+(both encoders; the kNN estimates within 1e-5), ``bench/engine_path.py --agreement FILE``;
+``tests/unit/strategies/test_scan.py`` checks the agreement on harder, synthetic queries.
+History (docs/benchmarks.md has the A/Bs): the whole search was once one graph ("One graph for
+the kNN search": a sorted ``TopK`` of 128 over 8,744 rows, a ``Gather``/``MatMul`` re-score and
+a second ``TopK``), then the shortlist moved to numpy's ``argpartition`` ("The shortlist in
+numpy"), which cost less then; with 64 candidates of 2,378 rows an unsorted ``TopK`` costs less
+than ``argpartition`` at every batch size, and the query's quantisation in the graph saves
+numpy's five calls ("Fewer calls around the kNN", 2026-12-06).
 
 Each query's search is its own slice of every step, so its answer is the same bits whatever
 else was in the batch (engine/coalesce.py batches decisions). Identical rows (the training set
@@ -142,23 +145,26 @@ class NeighbourScan:
         float32 similarities."""
         q = np.ascontiguousarray(queries, np.float32)
         k = max(1, min(int(k), len(self.rows)))
+        if len(q) <= QUERY_CHUNK:  # a decision's batch: no copies into the outputs below
+            return self._expand(*self._chunk(q, k), k)
         idx = np.empty((len(q), k), np.int64)
         sims = np.empty((len(q), k), np.float32)
         for i in range(0, len(q), QUERY_CHUNK):
             part = q[i : i + QUERY_CHUNK]
-            if self._session is None or k > self.candidates:
-                groups = np.broadcast_to(np.arange(len(self._distinct)),
-                                         (len(part), len(self._distinct)))
-                s = np.concatenate([blk @ part.T for blk in self._blocks]).T
-                best = np.lexsort((groups, -s), axis=1)[:, :k]  # groups number in row order
-                idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(
-                    np.take_along_axis(groups, best, axis=1),
-                    np.take_along_axis(s, best, axis=1), k)
-                continue
-            # one onnxruntime call and a few numpy steps for the chunk; each query its own slice
-            g, top = self._search(part, k)
-            idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(g, top, k)
+            idx[i : i + len(part)], sims[i : i + len(part)] = self._expand(
+                *self._chunk(part, k), k)
         return idx, sims
+
+    def _chunk(self, part: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(b, k)`` distinct-row groups of a chunk of queries and their similarities."""
+        if self._session is None or k > self.candidates:
+            groups = np.broadcast_to(np.arange(len(self._distinct)),
+                                     (len(part), len(self._distinct)))
+            s = np.concatenate([blk @ part.T for blk in self._blocks]).T
+            best = np.lexsort((groups, -s), axis=1)[:, :k]  # groups number in row order
+            return np.take_along_axis(groups, best, axis=1), np.take_along_axis(s, best, axis=1)
+        # one onnxruntime call and a few numpy steps for the chunk; each query its own slice
+        return self._search(part, k)
 
     def _expand(self, groups: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows of the ``k`` best groups: each group's first ``k`` members."""
@@ -182,5 +188,7 @@ class NeighbourScan:
         b, c = short.shape
         sims = np.matmul(self._distinct[short], q[:, :, None]).reshape(b, c)  # float32
         best = np.lexsort((short, -sims), axis=1)[:, :k]  # ties: the lower group
+        if b == 1:  # the same elements as the indexing below, without its index arrays
+            return short[0][best], sims[0][best]
         at = np.arange(b)[:, None]
         return short[at, best], sims[at, best]
