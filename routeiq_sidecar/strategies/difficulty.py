@@ -74,8 +74,9 @@ class DifficultyHead:
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), self.embeddings.shape[0]))
         self.scan = NeighbourScan(self.embeddings)  # the k nearest rows (strategies/scan.py)
-        # per-row arithmetic in Python floats (``_rows``): a decision predicts one to a few
-        # prompts, where each numpy call on a (1, k) array costs more than the whole row
+        # per-row arithmetic in Python floats (``neighbour_rows``, ``difficulty_rows``): a
+        # decision predicts one to a few prompts, where each numpy call on a (1, k) array costs
+        # more than the whole row
         self._weights = np.asarray(self.weights, np.float64).tolist()
         self._targets = np.asarray(self.targets, np.float64).tolist()
 
@@ -109,6 +110,10 @@ class DifficultyHead:
     def uses_knn(self) -> bool:
         return self.blend > 0 or self.gate_weight > 0
 
+    def opens(self, closeness: float) -> bool:
+        """The similarity gate opens for one prompt (``gated`` for many)."""
+        return closeness >= self.gate
+
     def gated(self, closeness: np.ndarray) -> np.ndarray:
         """``(n,)`` bool: the prompts the similarity gate opens for."""
         return np.asarray(closeness, np.float64) >= self.gate
@@ -121,7 +126,7 @@ class DifficultyHead:
         return np.asarray(self.difficulty_rows(embeddings, toks, rows), np.float64)
 
     def difficulty_rows(self, embeddings: np.ndarray, tokens: list[float],
-                    knn: tuple[list[float], list[float]] | None) -> list[float]:
+                        knn: tuple[list[float], list[float]] | None) -> list[float]:
         """``difficulty`` as a list, each prompt from its own row alone (float64)."""
         _, s_len, m_knn, s_knn = (float(v) for v in self.standard)
         if not self.uses_knn:
@@ -129,7 +134,7 @@ class DifficultyHead:
         else:
             est, close = self.neighbour_rows(embeddings) if knn is None else knn
             z = [(e - m_knn) / s_knn for e in est]
-            gains = [self.gate_weight if c >= self.gate else 0.0 for c in close]
+            gains = [self.gate_weight if self.opens(c) else 0.0 for c in close]
         if self.blend >= 1:  # the kNN part alone (a diagnostic in bench/transfer.py)
             return [0.5 + 0.5 * math.tanh(v) for v in z]
         pivot = math.log(LENGTH_PIVOT_TOKENS)
@@ -262,7 +267,7 @@ class DifficultyStrategy:
         tokens = [float(max(1, inp.text.estimated_prompt_tokens)) for inp in inps]
         near = head.neighbour_rows(emb) if head.uses_knn else None
         ds = head.difficulty_rows(emb, tokens, near)
-        gated = ([c >= head.gate for c in near[1]] if near is not None and head.gate_weight > 0
+        gated = ([head.opens(c) for c in near[1]] if near is not None and head.gate_weight > 0
                  else [False] * len(inps))
         out = []
         for inp, d, seen in zip(inps, ds, gated, strict=True):

@@ -50,9 +50,10 @@ OPSET, IR_VERSION = 18, 8  # 18: ReduceMax takes its axes as an input
 
 def _shortlist_model(rows_q: np.ndarray, scale: np.ndarray, candidates: int, *,
                      with_approx: bool = False) -> bytes:
-    """``q (b, dim) float32 -> short (b, candidates) int64``: each query quantised as
-    ``_quantise`` does (to the bit: the same float32 operations), every row's int8 similarity
-    to it (``approx``: the integer product times the row's scale; the query's own scale ranks
+    """``q (b, dim) float32 -> short (b, candidates) int64``: each query quantised over its own
+    peak to 63 levels around ``ZERO_POINT`` (the float32 steps numpy took before; tests/unit/
+    strategies/test_scan.py checks them to the bit), every row's int8 similarity to it
+    (``approx``: the integer product times the row's scale; the query's own scale ranks
     nothing), and the ``candidates`` rows of highest ``approx``, in no order (``TopK``; equal
     values: the lower row)."""
     dim, n = rows_q.shape[1], rows_q.shape[0]
@@ -88,15 +89,6 @@ def _shortlist_model(rows_q: np.ndarray, scale: np.ndarray, candidates: int, *,
          wire.tensor("f_zero_point", np.asarray(ZERO_POINT, np.float32)),
          wire.tensor("candidates", np.asarray([candidates], np.int64))],
         opset=OPSET, ir_version=IR_VERSION, name="neighbour_shortlist")
-
-
-def _quantise(q: np.ndarray) -> np.ndarray:
-    """``(b, dim) uint8``: each query over its own peak, 63 levels around ``ZERO_POINT`` (the
-    rank graph does this itself; kept here as its reference, tests/unit/strategies)."""
-    peak = np.abs(q).max(axis=1, keepdims=True)  # _per_row_scale(q, QUERY_LEVELS), fused
-    q8 = np.rint(q * (QUERY_LEVELS / np.where(peak > 0, peak, 1.0)))
-    q8 += ZERO_POINT  # 1..127
-    return q8.astype(np.uint8)
 
 
 def _session(model: bytes) -> ort.InferenceSession:
