@@ -16,14 +16,8 @@ medians over the rounds. Run it in two checkouts to compare them.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import statistics
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from engine_path import bench_engine  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
+from rest_path import Call, layer_args, run_rounds, with_canned  # noqa: E402
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb  # noqa: E402
 from routeiq_sidecar.api.convert import route_in  # noqa: E402
@@ -40,8 +35,6 @@ from routeiq_sidecar.api.grpc import RouterServicer, lenient_parser  # noqa: E40
 from routeiq_sidecar.api.pipeline import Pipeline  # noqa: E402
 from routeiq_sidecar.loadtest.loadgen import with_candidates  # noqa: E402
 from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests  # noqa: E402
-
-Call = Callable[[bytes], Awaitable[None]]
 
 
 class Context:
@@ -74,62 +67,18 @@ def route_caller(servicer: RouterServicer) -> Call:
     return call
 
 
-async def measure(call: Call, bodies: list[bytes]) -> dict[str, float]:
-    wall = []
-    c0 = time.process_time()
-    for body in bodies:
-        t = time.perf_counter()
-        await call(body)
-        wall.append((time.perf_counter() - t) * 1e6)
-    cpu = (time.process_time() - c0) / len(bodies) * 1e6
-    wall.sort()
-    return {"cpu_us": cpu, "p50_us": wall[len(wall) // 2], "p99_us": wall[int(len(wall) * 0.99)]}
-
-
 async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--home", type=Path, default=None)
-    ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args()
+    args = layer_args(__doc__)
     engine = bench_engine("static", args.home)
     route = route_caller(RouterServicer(Pipeline(engine)))
     bodies = [json_format.ParseDict(with_candidates(b, CANDIDATES), pb.RouteRequest())
               .SerializeToString() for b in mixed_requests(300, seed=1)]
-    real = engine.route
     first = pb.RouteRequest.FromString(bodies[0])
-    canned = await real(route_in(first, "canned"))
-
-    async def answer_canned(inp: Any) -> Any:
-        return canned
-
-    async def route_canned(raw: bytes) -> None:
-        engine.route = answer_canned  # type: ignore[method-assign]
-        try:
-            await route(raw)
-        finally:
-            engine.route = real  # type: ignore[method-assign]
-
+    route_canned = with_canned(engine, await engine.route(route_in(first, "canned")), route)
     try:
         await engine.warm_up()
-        for call in (route_canned, route):
-            await measure(call, bodies[:30])
-        rows: dict[str, list[dict[str, float]]] = {}
-        print(f"load {os.getloadavg()[0]:.2f}, static tier, {len(bodies)} calls per row per round")
-        for r in range(args.rounds):
-            for name, call in (("Route, engine canned", route_canned), ("Route", route)):
-                m = await measure(call, bodies)
-                rows.setdefault(name, []).append(m)
-                print(f"  round {r + 1} {name}: cpu {m['cpu_us']:.0f} us/call, "
-                      f"p50 {m['p50_us']:.0f} us, p99 {m['p99_us']:.0f} us")
-        summary = {name: {k: statistics.median(m[k] for m in ms) for k in ms[0]}
-                   for name, ms in rows.items()}
-        for name, m in summary.items():
-            print(f"median {name}: cpu {m['cpu_us']:.1f} us/call, p50 {m['p50_us']:.1f} us, "
-                  f"p99 {m['p99_us']:.1f} us")
-        print(f"load {os.getloadavg()[0]:.2f} at the end")
-        if args.json is not None:
-            args.json.write_text(json.dumps({"rounds": rows, "median": summary}, indent=1))
+        await run_rounds([("Route, engine canned", route_canned), ("Route", route)], bodies,
+                         args.rounds, "static tier", args.json)
     finally:
         await engine.close()
 

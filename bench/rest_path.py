@@ -87,51 +87,69 @@ async def measure(call: Call, bodies: list[bytes]) -> dict[str, float]:
     return {"cpu_us": cpu, "p50_us": wall[len(wall) // 2], "p99_us": wall[int(len(wall) * 0.99)]}
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def layer_args(doc: str | None) -> argparse.Namespace:
+    """The options of bench/rest_path.py and bench/grpc_path.py."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def with_canned(engine: Any, canned: Any, call: Call) -> Call:
+    """``call`` with ``engine.route`` answering ``canned`` (the layer around the engine alone)."""
+
+    async def answer_canned(inp: Any) -> Any:
+        return canned
+
+    async def call_canned(body: bytes) -> None:
+        real = engine.route
+        engine.route = answer_canned
+        try:
+            await call(body)
+        finally:
+            engine.route = real
+
+    return call_canned
+
+
+async def run_rounds(calls: list[tuple[str, Call]], bodies: list[bytes], rounds: int,
+                     what: str, json_path: Path | None) -> None:
+    """Each call warmed on 30 bodies, then ``rounds`` rounds of every call on all ``bodies``;
+    prints each round and the medians (and writes them to ``json_path``)."""
+    for _, call in calls:
+        await measure(call, bodies[:30])
+    rows: dict[str, list[dict[str, float]]] = {}
+    print(f"load {os.getloadavg()[0]:.2f}, {what}, {len(bodies)} calls per row per round")
+    for r in range(rounds):
+        for name, call in calls:
+            m = await measure(call, bodies)
+            rows.setdefault(name, []).append(m)
+            print(f"  round {r + 1} {name}: cpu {m['cpu_us']:.0f} us/call, "
+                  f"p50 {m['p50_us']:.0f} us, p99 {m['p99_us']:.0f} us")
+    summary = {name: {k: statistics.median(m[k] for m in ms) for k in ms[0]}
+               for name, ms in rows.items()}
+    for name, m in summary.items():
+        print(f"median {name}: cpu {m['cpu_us']:.1f} us/call, p50 {m['p50_us']:.1f} us, "
+              f"p99 {m['p99_us']:.1f} us")
+    print(f"load {os.getloadavg()[0]:.2f} at the end")
+    if json_path is not None:
+        json_path.write_text(json.dumps({"rounds": rows, "median": summary}, indent=1))
+
+
+async def main() -> None:
+    args = layer_args(__doc__)
     engine = bench_engine("static", args.home)
     app = build_rest_app(Pipeline(engine))
     bodies = [json.dumps(with_candidates(b, CANDIDATES)).encode()
               for b in mixed_requests(300, seed=1)]
     route, health = asgi_caller(app, "POST", "/v1/route"), asgi_caller(app, "GET", "/healthz")
-    real = engine.route
-    canned = await real(route_in(parse_json(bodies[0], pb.RouteRequest()), "canned"))
-
-    async def answer_canned(inp: Any) -> Any:
-        return canned
-
-    async def route_canned(body: bytes) -> None:
-        engine.route = answer_canned  # type: ignore[method-assign]
-        try:
-            await route(body)
-        finally:
-            engine.route = real  # type: ignore[method-assign]
-
+    canned = await engine.route(route_in(parse_json(bodies[0], pb.RouteRequest()), "canned"))
+    route_canned = with_canned(engine, canned, route)
     try:
         await engine.warm_up()
-        for call in (route_canned, route, health):
-            await measure(call, bodies[:30])
-        rows: dict[str, list[dict[str, float]]] = {}
-        print(f"load {os.getloadavg()[0]:.2f}, static tier, {len(bodies)} calls per row per round")
-        for r in range(args.rounds):
-            for name, call in (("route, engine canned", route_canned), ("route", route),
-                               ("healthz", health)):
-                m = await measure(call, bodies)
-                rows.setdefault(name, []).append(m)
-                print(f"  round {r + 1} {name}: cpu {m['cpu_us']:.0f} us/call, "
-                      f"p50 {m['p50_us']:.0f} us, p99 {m['p99_us']:.0f} us")
-        summary = {name: {k: statistics.median(m[k] for m in ms) for k in ms[0]}
-                   for name, ms in rows.items()}
-        for name, m in summary.items():
-            print(f"median {name}: cpu {m['cpu_us']:.0f} us/call, p50 {m['p50_us']:.0f} us, "
-                  f"p99 {m['p99_us']:.0f} us")
-        print(f"load {os.getloadavg()[0]:.2f} at the end")
-        if args.json is not None:
-            args.json.write_text(json.dumps({"rounds": rows, "median": summary}, indent=1))
+        await run_rounds([("route, engine canned", route_canned), ("route", route),
+                          ("healthz", health)], bodies, args.rounds, "static tier", args.json)
     finally:
         await engine.close()
 
