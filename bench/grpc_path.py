@@ -8,10 +8,12 @@ sequentially on the latency benchmark's 300 mixed requests, without grpc's own m
 grpc.aio's servicer context cannot be built outside a live call, so a small stand-in
 (``Context``) answers the four things the servicer asks of it (metadata, trailers, time left,
 abort); grpc's own per-call cost is measured over the wire by bench/grpc_h2load.py (its health
-check floor). Two rows per round, each the process's CPU time per call (and the wall p50/p99):
+check floor). Four rows per round, each the process's CPU time per call (and the wall p50/p99):
 ``Route, engine canned``: ``Engine.route`` answers one decision made beforehand, so the figure
-is the gRPC layer alone; ``Route``: the real engine (static tier, no embedding cache). Prints the
-medians over the rounds. Run it in two checkouts to compare them.
+is the gRPC layer alone; ``Route``: the real engine (static tier, no embedding cache);
+``parse + route_in`` and ``route_out + serialize``: the two proto conversions of the layer
+alone (the request bytes into a ``RouteInput``; the canned decision into the answer's bytes).
+Prints the medians over the rounds. Run it in two checkouts to compare them.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from google.protobuf import json_format  # noqa: E402
 from rest_path import Call, layer_args, run_rounds, with_canned  # noqa: E402
 
 from routeiq_sidecar._proto.routeiq.v1 import router_pb2 as pb  # noqa: E402
-from routeiq_sidecar.api.convert import route_in  # noqa: E402
-from routeiq_sidecar.api.grpc import RouterServicer, lenient_parser  # noqa: E402
+from routeiq_sidecar.api.convert import route_in, route_out  # noqa: E402
+from routeiq_sidecar.api.grpc import RouterServicer, decoded, lenient_parser  # noqa: E402
 from routeiq_sidecar.api.pipeline import Pipeline  # noqa: E402
 from routeiq_sidecar.loadtest.loadgen import with_candidates  # noqa: E402
 from routeiq_sidecar.loadtest.prompts import CANDIDATES, mixed_requests  # noqa: E402
@@ -74,11 +76,21 @@ async def main() -> None:
     bodies = [json_format.ParseDict(with_candidates(b, CANDIDATES), pb.RouteRequest())
               .SerializeToString() for b in mixed_requests(300, seed=1)]
     first = pb.RouteRequest.FromString(bodies[0])
-    route_canned = with_canned(engine, await engine.route(route_in(first, "canned")), route)
+    canned = await engine.route(route_in(first, "canned"))
+    route_canned = with_canned(engine, canned, route)
+    parse = lenient_parser(pb.RouteRequest)
+
+    async def request_in(raw: bytes) -> None:  # the request's share of the layer
+        route_in(decoded(parse(raw), pb.RouteRequest), "r")
+
+    async def answer_out(raw: bytes) -> None:  # the answer's share
+        route_out(canned).SerializeToString()
+
     try:
         await engine.warm_up()
-        await run_rounds([("Route, engine canned", route_canned), ("Route", route)], bodies,
-                         args.rounds, "static tier", args.json)
+        await run_rounds([("Route, engine canned", route_canned), ("Route", route),
+                          ("parse + route_in", request_in), ("route_out + serialize", answer_out)],
+                         bodies, args.rounds, "static tier", args.json)
     finally:
         await engine.close()
 
