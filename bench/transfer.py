@@ -25,14 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from transfer_args import add_data_args, data_paths
 
 from routeiq_sidecar.bundle.default import ensure_default_bundle
 from routeiq_sidecar.bundle.loader import load_bundle
 from routeiq_sidecar.training.transfer import RULES, fold, leave_one_out, load_file
-
-ROOT = Path(__file__).resolve().parents[1]
-FILES = ("routellm_mmlu", "llmrouter_9models", "routerbench_subset_11models",
-         "routerdc_7models")
 
 
 def pct(x: float | None) -> str:
@@ -110,10 +107,7 @@ def plot(curves: dict[str, Any], out: Path, name: str = "transfer_loo.png") -> N
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--files", default=",".join(FILES))
-    ap.add_argument("--home", type=Path, default=ROOT / ".routeiq-home")
-    ap.add_argument("--precision", default="int8")
+    add_data_args(ap)
     ap.add_argument("--encoder", default="minilm", choices=["minilm", "static"],
                     help="whose vectors the head learns from (eval --leave-one-out --encoder)")
     ap.add_argument("--base", type=Path, default=None,
@@ -129,10 +123,8 @@ def main() -> int:
                     help="fit and score only the difficulty routers (minutes, not half an hour)")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON report here")
     args = ap.parse_args()
-    paths = [args.data_dir / f"{n}.jsonl" for n in args.files.split(",")]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        print(f"data files not found: {missing}", file=sys.stderr)
+    paths = data_paths(args)
+    if paths is None:
         return 2
     base = args.base or ensure_default_bundle(args.home)
     bundle = load_bundle(base, precision=args.precision, encoder=args.encoder)

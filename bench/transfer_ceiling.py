@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from transfer_args import add_data_args, data_paths
 
 from routeiq_sidecar.bundle.default import ensure_default_bundle
 from routeiq_sidecar.bundle.loader import load_bundle
@@ -47,9 +48,6 @@ from routeiq_sidecar.training.metrics import apgr, pair_curve
 from routeiq_sidecar.training.pairs import default_pair
 from routeiq_sidecar.training.transfer import Loaded, load_file
 
-ROOT = Path(__file__).resolve().parents[1]
-FILES = ("routellm_mmlu", "llmrouter_9models", "routerbench_subset_11models",
-         "routerdc_7models")
 PARTS = 5
 KS = (5, 10, 30, 100, 300)
 ALPHAS = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
@@ -183,17 +181,12 @@ def table(reports: list[dict[str, Any]]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--files", default=",".join(FILES))
-    ap.add_argument("--home", type=Path, default=ROOT / ".routeiq-home")
-    ap.add_argument("--precision", default="int8")
+    add_data_args(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write every cell here")
     args = ap.parse_args()
-    paths = [args.data_dir / f"{n}.jsonl" for n in args.files.split(",")]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        print(f"data files not found: {missing}", file=sys.stderr)
+    paths = data_paths(args)
+    if paths is None:
         return 2
     bundle = load_bundle(ensure_default_bundle(args.home), precision=args.precision)
     reports = []

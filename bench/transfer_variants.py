@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from transfer_args import add_data_args, data_paths
 from transfer_variants_lib import (
     TEXTS,
     Fold,
@@ -60,9 +61,6 @@ from routeiq_sidecar.bundle.default import ensure_default_bundle
 from routeiq_sidecar.bundle.loader import load_bundle
 from routeiq_sidecar.training.transfer import Loaded, load_file
 
-ROOT = Path(__file__).resolve().parents[1]
-FILES = ("routellm_mmlu", "llmrouter_9models", "routerbench_subset_11models",
-         "routerdc_7models")
 SHORT = {"routellm_mmlu": "MMLU", "llmrouter_9models": "LLMRouter",
          "routerbench_subset_11models": "RouterBench", "routerdc_7models": "RouterDC"}
 PEAKS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -268,16 +266,11 @@ def print_report(names: Sequence[str], rows: list[tuple[str, list[float]]],
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--files", default=",".join(FILES))
-    ap.add_argument("--home", type=Path, default=ROOT / ".routeiq-home")
-    ap.add_argument("--precision", default="int8")
+    add_data_args(ap)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
-    paths = [args.data_dir / f"{n}.jsonl" for n in args.files.split(",")]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        print(f"data files not found: {missing}", file=sys.stderr)
+    paths = data_paths(args)
+    if paths is None:
         return 2
     start = time.perf_counter()
     bundle = load_bundle(ensure_default_bundle(args.home), precision=args.precision)

@@ -17,6 +17,8 @@ BENCH = Path(__file__).resolve().parents[3] / "bench" / "transfer_ceiling.py"
 
 
 def bench() -> ModuleType:
+    if str(BENCH.parent) not in sys.path:  # the script imports its sibling transfer_args.py
+        sys.path.insert(0, str(BENCH.parent))
     spec = importlib.util.spec_from_file_location("transfer_ceiling", BENCH)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
