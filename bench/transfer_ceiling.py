@@ -67,12 +67,15 @@ def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nda
     return (train - mu) / sd, (test - mu) / sd
 
 
-def ridge(x_train: np.ndarray, y: np.ndarray, x_test: np.ndarray, alpha: float) -> np.ndarray:
-    """Ridge with an unpenalised intercept, inputs standardised on the training rows."""
+def ridge(x_train: np.ndarray, y: np.ndarray, x_test: np.ndarray,
+          alphas: tuple[float, ...]) -> dict[float, np.ndarray]:
+    """Ridge with an unpenalised intercept, inputs standardised on the training rows: the
+    test predictions for every ``alpha`` (one standardisation and Gram matrix for all)."""
     a, b = standardise(x_train, x_test)
     ym = y.mean()
-    w = np.linalg.solve(a.T @ a + alpha * np.eye(a.shape[1]), a.T @ (y - ym))
-    return np.asarray(b @ w + ym)
+    gram, rhs, eye = a.T @ a, a.T @ (y - ym), np.eye(a.shape[1])
+    return {alpha: np.asarray(b @ np.linalg.solve(gram + alpha * eye, rhs) + ym)
+            for alpha in alphas}
 
 
 def knn_means(emb_train: np.ndarray, y: np.ndarray, emb_test: np.ndarray,
@@ -134,13 +137,10 @@ def ceiling(f: Loaded, seed: int) -> dict[str, Any]:
         y = gap[train_idx]
         for k, v in knn_means(f.embeddings[train_idx], y, f.embeddings[test_idx], KS).items():
             put(f"knn k={k}", rows, v)
-        for alpha in ALPHAS:
-            put(f"ridge text alpha={alpha:g}", rows,
-                ridge(text_x[train_idx], y, text_x[test_idx], alpha))
-            put(f"other models alpha={alpha:g}", rows,
-                ridge(other_x[train_idx], y, other_x[test_idx], alpha))
-            put(f"text + other models alpha={alpha:g}", rows,
-                ridge(both_x[train_idx], y, both_x[test_idx], alpha))
+        for fam, x in (("ridge text", text_x), ("other models", other_x),
+                       ("text + other models", both_x)):
+            for alpha, v in ridge(x[train_idx], y, x[test_idx], ALPHAS).items():
+                put(f"{fam} alpha={alpha:g}", rows, v)
         put("task", rows, task_means(tasks[train_idx], y, tasks[test_idx]))
 
     s_sc, w_sc = scores[evaluated, si], scores[evaluated, wi]
